@@ -36,8 +36,10 @@ export const judgeSchema = z.strictObject({
   familyAlpha: probability.default(1e-4),
   /** A finding must hold in every evaluation for this long before it fails a release. */
   persistMs: z.number().int().nonnegative().default(60_000),
-  /** Bursts up to this long are discounted: the worst slices of this total length are left out of each test. */
+  /** Bursts up to this long are discounted: an effect must still clear its floor without the worst slices of this total length. */
   blipMs: z.number().int().nonnegative().default(30_000),
+  /** A finding holds only while the canary is still worse over this most recent stretch. */
+  recentMs: positiveMs.default(120_000),
   /** A canary needs this much traffic and age before it can PASS. */
   minCanaryRequests: z.number().int().nonnegative().default(300),
   minCanaryAgeMs: z.number().int().nonnegative().default(5 * 60_000),

@@ -1,10 +1,20 @@
 /**
- * The pure engine: events in, decisions out, driven by event time alone.
- * (Placeholder surface; the judge fills it in.)
+ * The pure engine: events in, decisions out, driven by event time alone. Read top to bottom
+ * it is the pipeline: tag by release -> event-time windows -> judge -> verdicts -> incidents.
+ * No I/O, timers or wall clock: a replay of the same input gives the same decisions.
  */
-import type { VigilEvent } from './events.js';
-import type { Decision } from './decisions.js';
+import type { DeployEvent, LogEvent, MetricEvent, RequestEvent, VigilEvent } from './events.js';
+import { isErrorLevel, isErrorRequest } from './events.js';
+import type { Decision, Verdict, VerdictDecision } from './decisions.js';
+import { isoTime } from './decisions.js';
 import type { RulesConfig } from './config.js';
+import { setSketchAccuracy } from './aggregate.js';
+import { DeployRegistry, UNKNOWN_VERSION, type LifecycleChange, type VersionInfo } from './registry.js';
+import { type Cohort, type Flavor, OVERFLOW_ROUTE, ServiceWindows, SliceRing } from './window.js';
+import { type Candidate, type Comparison, SliceCache, judgeWindow } from './judge.js';
+import { Judgment, duration } from './verdicts.js';
+import { IncidentBook } from './incidents.js';
+import { errorSignature, routeTemplate } from './signature.js';
 
 /** Counts the engine keeps about what it saw. */
 export interface EngineStats {
@@ -12,6 +22,7 @@ export interface EngineStats {
   readonly late: number;
   readonly unknownVersion: number;
   readonly overflowSeries: number;
+  readonly webhooks: number;
   readonly decisions: Readonly<Record<string, number>>;
 }
 
@@ -27,14 +38,448 @@ export interface Engine {
 /** Where decisions go. */
 export type DecisionSink = (decision: Decision) => void;
 
+/** Route of request events that carry none. */
+const NO_ROUTE = '(none)';
+/** Signature that collects error messages past the per-service cap. */
+const OVERFLOW_SIGNATURE = '(other error messages)';
+
 /** Creates an engine with the given settings. */
-export function createEngine(_config: RulesConfig, _emit: DecisionSink): Engine {
-  let accepted = 0;
-  return {
-    push() {
-      accepted++;
-    },
-    finish() {},
-    stats: () => ({ accepted, late: 0, unknownVersion: 0, overflowSeries: 0, decisions: {} }),
-  };
+export function createEngine(config: RulesConfig, emit: DecisionSink): Engine {
+  return new EventTimeEngine(config, emit);
+}
+
+class EventTimeEngine implements Engine {
+  private readonly registry = new DeployRegistry();
+  private readonly services = new Map<string, ServiceWindows>();
+  private readonly judgments = new Map<string, Judgment>();
+  private readonly incidents: IncidentBook;
+  private readonly sliceMs: number;
+  private readonly ringSize: number;
+  private readonly evaluateEverySlices: number;
+  /** Lifecycle changes wait for the watermark, so evidence up to the change still counts. */
+  private readonly pendingLifecycle: LifecycleChange[] = [];
+  private maxTs = -Infinity;
+  /** Last slice closed by the watermark; events for it or older are late. */
+  private closedSlot = Number.NaN;
+  private accepted = 0;
+  private late = 0;
+  private unknownVersion = 0;
+  private overflowSeries = 0;
+  private webhooks = 0;
+  private readonly decisionCounts: Record<string, number> = {};
+  private readonly out: DecisionSink;
+
+  constructor(private readonly cfg: RulesConfig, emit: DecisionSink) {
+    setSketchAccuracy(cfg.window.sketchRelativeAccuracy);
+    this.sliceMs = cfg.window.sliceMs;
+    this.ringSize = Math.ceil(cfg.window.horizonMs / cfg.window.sliceMs) + 2;
+    this.evaluateEverySlices = Math.max(1, Math.round(cfg.judge.evaluateEveryMs / cfg.window.sliceMs));
+    this.out = (d) => {
+      this.decisionCounts[d.type] = (this.decisionCounts[d.type] ?? 0) + 1;
+      emit(d);
+    };
+    this.incidents = new IncidentBook(
+      { channels: cfg.incidents.channels, recoverAfterMs: cfg.incidents.recoverAfterMs }, this.out);
+  }
+
+  stats(): EngineStats {
+    return {
+      accepted: this.accepted, late: this.late, unknownVersion: this.unknownVersion,
+      overflowSeries: this.overflowSeries, webhooks: this.webhooks, decisions: { ...this.decisionCounts },
+    };
+  }
+
+  push(e: VigilEvent): void {
+    this.accepted++;
+    switch (e.type) {
+      case 'request': this.onRequest(e); break;
+      case 'log': this.onLog(e); break;
+      case 'metric': this.onMetric(e); break;
+      case 'deploy': this.onDeploy(e); break;
+      case 'webhook': this.webhooks++; break;
+    }
+    if (e.ts > this.maxTs) {
+      this.maxTs = e.ts;
+      this.advance(e.ts - this.cfg.window.allowedLatenessMs);
+    }
+  }
+
+  finish(): void {
+    if (this.maxTs === -Infinity) return;
+    // Everything seen is final now: close the slice holding the newest event.
+    this.advance(Math.floor(this.maxTs / this.sliceMs) * this.sliceMs + this.sliceMs, true);
+  }
+
+  // ---- tag by release and store in event-time windows
+
+  /** The slice an event falls into, or undefined (counted) when it is later than allowed. */
+  private sliceOf(ts: number): number | undefined {
+    const s = Math.floor(ts / this.sliceMs);
+    if (s <= this.closedSlot) {
+      this.late++;
+      return undefined;
+    }
+    if (Number.isNaN(this.closedSlot)) this.closedSlot = s - 1;
+    return s;
+  }
+
+  private cohortFor(service: string, version: string | undefined, instance: string | undefined, ts: number): { win: ServiceWindows; cohort: Cohort } {
+    const placed = this.registry.place(service, version, instance);
+    let v = placed?.version ?? UNKNOWN_VERSION;
+    const flavor: Flavor = placed?.flavor ?? 'main';
+    if (v === UNKNOWN_VERSION) this.unknownVersion++;
+    else if (flavor === 'main') {
+      const info = this.registry.observe(service, v, ts);
+      if (info && info.inferred && info.role === 'canary' && info.state === 'active') this.ensureJudgment(info, 'canary');
+    }
+    if (v.length === 0) v = UNKNOWN_VERSION;
+    let win = this.services.get(service);
+    if (!win) this.services.set(service, (win = new ServiceWindows(service)));
+    return { win, cohort: win.cohort(v, flavor, this.ringSize) };
+  }
+
+  private ring(win: ServiceWindows, cohort: Cohort, route: string, metric: boolean): SliceRing {
+    const map = metric ? cohort.metrics : cohort.routes;
+    let r = map.get(route);
+    if (r) return r;
+    if (win.seriesCount >= this.cfg.window.maxSeriesPerService) {
+      this.overflowSeries++;
+      win.overflowed++;
+      r = map.get(OVERFLOW_ROUTE);
+      if (r) return r;
+      route = OVERFLOW_ROUTE;
+    }
+    win.seriesCount++;
+    r = new SliceRing(this.ringSize);
+    map.set(route, r);
+    return r;
+  }
+
+  private onRequest(e: RequestEvent): void {
+    const s = this.sliceOf(e.ts);
+    if (s === undefined) return;
+    const { win, cohort } = this.cohortFor(e.service, e.version, e.instance, e.ts);
+    const ring = this.ring(win, cohort, e.route !== undefined ? routeTemplate(e.route) : NO_ROUTE, false);
+    ring.add(s, 1, isErrorRequest(e) ? 1 : 0, e.latencyMs, win.tracked);
+    cohort.touch(s);
+    cohort.requestsTotal++;
+  }
+
+  private onMetric(e: MetricEvent): void {
+    const s = this.sliceOf(e.ts);
+    if (s === undefined) return;
+    const { win, cohort } = this.cohortFor(e.service, e.version, e.instance, e.ts);
+    const route = e.labels?.['route'] !== undefined ? routeTemplate(e.labels['route']) : NO_ROUTE;
+    switch (e.name) {
+      case 'requests':
+        this.ring(win, cohort, route, false).add(s, e.value, 0, undefined, win.tracked);
+        cohort.requestsTotal += e.value;
+        break;
+      case 'errors':
+        this.ring(win, cohort, route, false).add(s, 0, e.value, undefined, win.tracked);
+        break;
+      case 'latency_ms':
+        this.ring(win, cohort, route, false).add(s, 0, 0, e.value, win.tracked);
+        break;
+      default:
+        this.ring(win, cohort, e.name, true).add(s, 1, 0, e.value, win.tracked);
+    }
+    cohort.touch(s);
+  }
+
+  private onLog(e: LogEvent): void {
+    const s = this.sliceOf(e.ts);
+    if (s === undefined) return;
+    const { win, cohort } = this.cohortFor(e.service, e.version, e.instance, e.ts);
+    cohort.logLines.add(s, 1, 0, undefined, false);
+    cohort.touch(s);
+    if (!isErrorLevel(e.level)) return;
+    let sig = errorSignature(e.message, e.errorType);
+    if (!win.signatureNames.has(sig)) {
+      if (win.signatureNames.size >= this.cfg.window.maxSignaturesPerService) sig = OVERFLOW_SIGNATURE;
+      else win.signatureNames.add(sig);
+    }
+    cohort.signatures.add(s, sig);
+    if (!this.judgments.has(judgmentKey(e.service, cohort.version)) && cohort.version !== UNKNOWN_VERSION) {
+      win.knownSignatures.add(sig);
+    }
+  }
+
+  private onDeploy(e: DeployEvent): void {
+    const change = this.registry.apply(e);
+    const info = change.info;
+    if (e.role !== 'baseline' && e.action === 'start') {
+      if (e.role === 'canary') this.ensureJudgment(info, 'canary');
+      else if (info.replaced !== undefined) this.ensureJudgment(info, 'rollout');
+    }
+    if (e.action !== 'start' && e.role !== 'baseline') this.pendingLifecycle.push(change);
+  }
+
+  private ensureJudgment(info: VersionInfo, kind: 'canary' | 'rollout'): void {
+    const key = judgmentKey(info.service, info.version);
+    const existing = this.judgments.get(key);
+    if (existing && !existing.ended) {
+      existing.release = info.release;
+      return;
+    }
+    this.judgments.set(key, new Judgment(info.service, info.version, kind, info.startTs, info.release));
+    let win = this.services.get(info.service);
+    if (!win) this.services.set(info.service, (win = new ServiceWindows(info.service)));
+    win.tracked = true;
+  }
+
+  // ---- watermark: close slices, evaluate, apply lifecycle changes in event time
+
+  private advance(watermark: number, final = false): void {
+    if (Number.isNaN(this.closedSlot)) return;
+    const target = Math.floor(watermark / this.sliceMs) - 1;
+    if (target <= this.closedSlot) {
+      this.applyLifecycle(watermark);
+      return;
+    }
+    // A jump longer than the horizon leaves nothing to judge in between: skip to its end.
+    if (target - this.closedSlot > this.ringSize) this.closedSlot = target - this.ringSize;
+    while (this.closedSlot < target) {
+      const s = ++this.closedSlot;
+      const endTs = (s + 1) * this.sliceMs;
+      this.applyLifecycle(endTs);
+      if ((s + 1) % this.evaluateEverySlices === 0 || (final && s === target)) {
+        this.evaluate(s, final && s === target ? Math.min(endTs, this.maxTs) : endTs);
+      }
+    }
+  }
+
+  private applyLifecycle(upTo: number): void {
+    if (this.pendingLifecycle.length === 0) return;
+    this.pendingLifecycle.sort((a, b) => a.info.changedTs - b.info.changedTs);
+    while (this.pendingLifecycle.length > 0 && (this.pendingLifecycle[0] as LifecycleChange).info.changedTs <= upTo) {
+      const c = this.pendingLifecycle.shift() as LifecycleChange;
+      const j = this.judgments.get(judgmentKey(c.service, c.version));
+      if (j && !j.ended) {
+        j.ended = true;
+        const how = c.action === 'rollback' ? 'rolled back' : c.action === 'promote' ? 'promoted' : 'finished';
+        this.incidents.versionEnded(c.service, j.release ?? j.version, c.version, how,
+          (v) => { const o = this.judgments.get(judgmentKey(c.service, v)); return !!o && !o.ended; }, Math.max(upTo, c.info.changedTs));
+      }
+      this.refreshTracked(c.service);
+    }
+  }
+
+  private refreshTracked(service: string): void {
+    const win = this.services.get(service);
+    if (!win) return;
+    let any = false;
+    for (const j of this.judgments.values()) if (j.service === service && !j.ended) any = true;
+    win.tracked = any;
+  }
+
+  private evaluate(slot: number, ts: number): void {
+    const byService = new Map<string, Judgment[]>();
+    for (const j of this.judgments.values()) {
+      // A judgment starts at its deploy's event time, which the watermark may not have reached.
+      if (j.ended || j.startTs > ts) continue;
+      let list = byService.get(j.service);
+      if (!list) byService.set(j.service, (list = []));
+      list.push(j);
+    }
+    for (const [service, list] of byService) this.evaluateService(service, list, slot, ts);
+    this.incidents.recoverQuiet(ts);
+    if (slot % 30 === 0) this.prune(slot);
+  }
+
+  private evaluateService(service: string, list: Judgment[], slot: number, ts: number): void {
+    const win = this.services.get(service);
+    if (!win) return;
+    const j = this.cfg.judge;
+    const perJudgment: { judgment: Judgment; candidates: Candidate[] }[] = [];
+    let tests = 0;
+    for (const judgment of list) {
+      const cmp = this.comparisonFor(win, judgment, slot);
+      const candidates: Candidate[] = [];
+      if (cmp) {
+        if (cmp.label !== judgment.cache.signature) judgment.cache = new SliceCache(cmp.label);
+        judgment.comparedWith = cmp.label;
+        const startSlot = cmp.startSlot;
+        const lengths = new Set<number>();
+        const maxWindow = Math.max(...j.windowsMs);
+        const life = (slot - startSlot + 1) * this.sliceMs;
+        for (const w of [...j.windowsMs, ...(life > maxWindow ? [Math.min(life, this.cfg.window.horizonMs)] : [])]) {
+          const from = Math.max(startSlot, slot - Math.round(w / this.sliceMs) + 1);
+          if (lengths.has(from) || from > slot) continue;
+          lengths.add(from);
+          judgeWindow(cmp, from, slot, this.cfg, judgment.cache, win.knownSignatures, candidates);
+        }
+        this.countEvidence(judgment, cmp, slot);
+      }
+      tests += candidates.length;
+      perJudgment.push({ judgment, candidates });
+    }
+    const alpha = j.familyAlpha / Math.max(1, tests);
+    for (const { judgment, candidates } of perJudgment) this.updateFindings(judgment, candidates, alpha, ts);
+    for (const { judgment } of perJudgment) this.updateVerdict(judgment, list, ts);
+  }
+
+  /** What a version is compared with: its baseline, else the stable fleet, else untagged traffic. */
+  private comparisonFor(win: ServiceWindows, judgment: Judgment, slot: number): Comparison | undefined {
+    const canary = win.cohorts.get(judgment.version)?.main;
+    if (!canary) return undefined;
+    const startSlot = Math.max(Math.floor(judgment.startTs / this.sliceMs), slot - this.ringSize + 3);
+    if (judgment.kind === 'rollout') {
+      const info = this.registry.info(judgment.service, judgment.version);
+      const prev = info?.replaced !== undefined ? win.cohorts.get(info.replaced)?.main : undefined;
+      if (!prev) return undefined;
+      let overlap = 0;
+      const first = Math.max(startSlot, slot - 30);
+      for (let t = first; t <= slot; t++) if (hasTraffic(prev, t)) overlap++;
+      if (overlap * 2 >= slot - first + 1) return { canary, against: [prev], label: prev.version, startSlot };
+      const to = Math.min(prev.lastSlot, startSlot - 1 >= prev.firstSlot ? startSlot - 1 : prev.lastSlot);
+      const from = Math.max(prev.firstSlot, to - Math.round(this.cfg.judge.selfHistoryMs / this.sliceMs) + 1, slot - this.ringSize + 3);
+      if (to < from) return undefined;
+      return { canary, against: [prev], label: `${prev.version} (before the rollout)`, startSlot, history: { from, to } };
+    }
+    const baselines: Cohort[] = [];
+    const stables: Cohort[] = [];
+    for (const info of this.registry.versionsOf(judgment.service)) {
+      if (info.version === judgment.version) continue;
+      const pair = win.cohorts.get(info.version);
+      if (!pair) continue;
+      if (pair.baseline && info.baselineActive) baselines.push(pair.baseline);
+      const other = this.judgments.get(judgmentKey(judgment.service, info.version));
+      if (pair.main && info.role === 'stable' && (!other || other.ended) && info.state !== 'rolled-back') stables.push(pair.main);
+    }
+    const live = (cs: Cohort[]) => cs.filter((c) => c.lastSlot >= startSlot);
+    const b = live(baselines);
+    if (b.length > 0) return { canary, against: b, label: `${b.map((c) => c.version).join(', ')} baseline`, startSlot };
+    const st = live(stables);
+    if (st.length > 0) return { canary, against: st, label: st.map((c) => c.version).join(', '), startSlot };
+    const unknown = win.cohorts.get(UNKNOWN_VERSION)?.main;
+    if (unknown && unknown.lastSlot >= startSlot) return { canary, against: [unknown], label: 'untagged traffic', startSlot };
+    return undefined;
+  }
+
+  private countEvidence(judgment: Judgment, cmp: Comparison, slot: number): void {
+    let n1 = 0, n0 = 0;
+    for (let t = cmp.startSlot; t <= slot; t++) {
+      for (const r of cmp.canary.routes.values()) n1 += r.requestsAt(t);
+      for (const r of cmp.canary.metrics.values()) n1 += r.requestsAt(t);
+    }
+    const from = cmp.history ? cmp.history.from : cmp.startSlot;
+    const to = cmp.history ? cmp.history.to : slot;
+    for (let t = from; t <= to; t++) for (const c of cmp.against) for (const r of c.routes.values()) n0 += r.requestsAt(t);
+    judgment.evidence = n1;
+    judgment.baselineEvidence = n0;
+  }
+
+  private updateFindings(judgment: Judgment, candidates: readonly Candidate[], alpha: number, ts: number): void {
+    const best = new Map<string, { c: Candidate; effect: NonNullable<ReturnType<Candidate['describe']>> }>();
+    for (const c of candidates) {
+      if (!(c.p <= alpha)) continue;
+      const prior = best.get(c.key);
+      if (prior && prior.c.p <= c.p) continue;
+      const effect = c.describe();
+      if (effect) best.set(c.key, { c, effect });
+    }
+    const graceMs = 2 * this.cfg.judge.evaluateEveryMs;
+    for (const [key, { c, effect }] of best) {
+      const f = judgment.findings.get(key);
+      if (f) {
+        f.effect = effect;
+        f.p = c.p;
+        f.lastTs = ts;
+      } else {
+        judgment.findings.set(key, { key, signal: c.signal, route: c.route, effect, p: c.p, sinceTs: ts, lastTs: ts, confirmed: false });
+      }
+    }
+    for (const [key, f] of judgment.findings) {
+      if (f.lastTs === ts) {
+        if (!f.confirmed && ts - f.sinceTs >= this.cfg.judge.persistMs) f.confirmed = true;
+        continue;
+      }
+      if (ts - f.lastTs <= graceMs && !f.confirmed) continue;
+      judgment.findings.delete(key);
+      // Only a finding that could have paged is worth a record; detail of a failed release is not.
+      if (!f.confirmed && judgment.verdict !== 'FAIL') {
+        this.out({
+          type: 'suppressed', ts: isoTime(ts), service: judgment.service, versions: [judgment.version],
+          what: `${judgment.version}: ${f.effect.summary}`, why: 'transient',
+          detail: `held ${duration(f.lastTs - f.sinceTs)}, less than the ${duration(this.cfg.judge.persistMs)} a regression must persist`,
+        });
+      }
+    }
+  }
+
+  private updateVerdict(judgment: Judgment, all: readonly Judgment[], ts: number): void {
+    const j = this.cfg.judge;
+    const confirmed = judgment.confirmedFindings();
+    const group = judgment.release ?? judgment.version;
+    let next: Verdict;
+    let reasons: string[];
+    if (judgment.verdict === 'FAIL' || confirmed.length > 0) {
+      next = 'FAIL';
+      const shown = confirmed.length > 0 ? confirmed : judgment.activeFindings();
+      reasons = shown.length > 0
+        ? shown.map((f) => `${f.effect.summary}, sustained ${duration(f.lastTs - f.sinceTs + this.cfg.judge.evaluateEveryMs)}`)
+        : [...judgment.reasons];
+      if (confirmed.length > 0) {
+        const siblings = all.filter((o) => o !== judgment && o.release !== undefined && o.release === judgment.release);
+        this.incidents.failed(judgment, siblings, ts);
+        this.incidents.stillActive(judgment.service, group, ts);
+      }
+    } else {
+      const age = ts - judgment.startTs;
+      const enough = judgment.evidence >= j.minCanaryRequests && age >= j.minCanaryAgeMs;
+      const active = judgment.activeFindings();
+      if (enough && active.length === 0) {
+        next = 'PASS';
+        reasons = [`no regression against ${judgment.comparedWith || 'the comparison'}: ${judgment.evidence} requests over ${duration(age)}, error ratio, latency and error messages within bounds`];
+      } else if (judgment.verdict === 'PASS') {
+        next = 'PASS';
+        reasons = [...judgment.reasons];
+      } else {
+        next = 'NONE';
+        reasons = [!judgment.comparedWith
+          ? 'nothing to compare with yet: no baseline or stable traffic beside this version'
+          : active.length > 0
+            ? `checking a possible regression: ${active[0]?.effect.summary}`
+            : `collecting evidence: ${judgment.evidence} of ${j.minCanaryRequests} requests, ${duration(Math.max(0, age))} of ${duration(j.minCanaryAgeMs)}`];
+      }
+    }
+    if (next === judgment.verdict) {
+      if (next === 'FAIL' && confirmed.length > 0) judgment.reasons = reasons;
+      return;
+    }
+    judgment.verdict = next;
+    judgment.reasons = reasons;
+    const d: VerdictDecision = {
+      type: 'verdict', ts: isoTime(ts), service: judgment.service, version: judgment.version, verdict: next, reasons,
+      score: verdictScore(next, confirmed.length),
+      evidence: {
+        canaryRequests: judgment.evidence, baselineRequests: judgment.baselineEvidence, comparedWith: judgment.comparedWith,
+        windowStart: isoTime(judgment.startTs), windowEnd: isoTime(ts),
+      },
+      ...(judgment.release !== undefined ? { release: judgment.release } : {}),
+    };
+    this.out(d);
+  }
+
+  private prune(slot: number): void {
+    const oldest = slot - this.ringSize;
+    for (const win of this.services.values()) for (const c of win.allCohorts()) c.signatures.prune(oldest);
+    for (const j of this.judgments.values()) j.cache.prune(oldest);
+  }
+}
+
+function judgmentKey(service: string, version: string): string {
+  return `${service}\u0000${version}`;
+}
+
+function hasTraffic(c: Cohort, t: number): boolean {
+  for (const r of c.routes.values()) if (r.requestsAt(t) > 0) return true;
+  return false;
+}
+
+function verdictScore(v: Verdict, failing: number): number {
+  if (v === 'PASS') return 100;
+  if (v === 'NONE') return 50;
+  return Math.max(0, 40 - 10 * failing);
 }
