@@ -38,6 +38,8 @@ export const judgeSchema = z.strictObject({
   persistMs: z.number().int().nonnegative().default(60_000),
   /** Bursts up to this long are discounted: an effect must still clear its floor without the worst slices of this total length. */
   blipMs: z.number().int().nonnegative().default(30_000),
+  /** Without its worst burst (see blipMs) a finding must still be significant at this level. */
+  confirmAlpha: probability.default(0.01),
   /** A finding holds only while the canary is still worse over this most recent stretch. */
   recentMs: positiveMs.default(120_000),
   /** A canary needs this much traffic and age before it can PASS. */

@@ -205,7 +205,7 @@ export function judgeWindow(
       describe: () => {
         // The effect must survive leaving out the worst burst, and still be there now.
         const trimmed = stratifiedCountTest(trimBySlot(all, countExcess).map((e) => e.s));
-        if (!stillWorse(all, countExcess)) return undefined;
+        if (trimmed.p > j.confirmAlpha || !stillWorse(all, countExcess)) return undefined;
         const floor = (t: typeof test): boolean =>
           t.riskRatio >= j.minErrorRatio && t.x1 / t.n1 - t.alignedRatio0 >= j.minErrorRatioIncrease;
         if (!floor(test) || !floor(trimmed)) return undefined;
@@ -261,7 +261,9 @@ export function judgeWindow(
     }
     let total = NO_RANK;
     for (const e of perSlot) total = addRank(total, e.c);
-    return { total, recent: stillWorse(perSlot, (e) => e.c.excess) };
+    let trimmed = NO_RANK;
+    for (const e of trimBySlot(perSlot, (x) => x.c.excess / Math.sqrt(x.c.variance || 1))) trimmed = addRank(trimmed, e.c);
+    return { total, recent: stillWorse(perSlot, (e) => e.c.excess) && rankTestP(trimmed) <= j.confirmAlpha };
   };
 
   const compareRange = (rs: readonly string[], metric: boolean): { c1?: DDSketch; c0?: DDSketch } => {
@@ -325,6 +327,7 @@ export function judgeWindow(
       key: `latency-tail|${label99}|${route ?? '*'}`, signal: 'latency-tail', route, p: test.p, windowMs,
       describe: () => {
         if (!stillWorse(strata, countExcess)) return undefined;
+        if (stratifiedCountTest(trimBySlot(strata, countExcess).map((e) => e.s)).p > j.confirmAlpha) return undefined;
         const { c1, c0 } = compareRange(rs, false);
         const t1 = quantile(c1, q), t0 = quantile(c0, q);
         const ratio = t1 / t0;
@@ -391,7 +394,7 @@ export function judgeWindow(
     out.push({
       key: `new-error|${sig}`, signal: 'new-error', route: undefined, p: test.p, windowMs,
       describe: () => stillWorse(strata, (e) => e.s.x1) &&
-        stratifiedCountTest(trimBySlot(strata, countExcess).map((e) => e.s)).x1 >= j.minNewSignatureCount ? ({
+        stratifiedCountTest(trimBySlot(strata, countExcess).map((e) => e.s)).p <= j.confirmAlpha ? ({
         summary: `new error "${sig}" logged ${test.x1} times by ${canary.version} in ${minutes(windowMs)}, never seen on ${label}`,
         severity: 'warning',
         magnitude: test.x1,
