@@ -11,7 +11,7 @@ import type { RulesConfig } from './config.js';
 import { setSketchAccuracy } from './aggregate.js';
 import { DeployRegistry, UNKNOWN_VERSION, type LifecycleChange, type VersionInfo } from './registry.js';
 import { type Cohort, type Flavor, OVERFLOW_ROUTE, ServiceWindows, SliceRing } from './window.js';
-import { type Candidate, type Comparison, SliceCache, judgeWindow } from './judge.js';
+import { type Candidate, type Comparison, JudgeState, judgeWindows, summarise } from './judge.js';
 import { Judgment, duration } from './verdicts.js';
 import { IncidentBook } from './incidents.js';
 import { errorSignature, routeTemplate } from './signature.js';
@@ -297,19 +297,20 @@ class EventTimeEngine implements Engine {
       const cmp = this.comparisonFor(win, judgment, slot);
       const candidates: Candidate[] = [];
       if (cmp) {
-        if (cmp.label !== judgment.cache.signature) judgment.cache = new SliceCache(cmp.label);
+        const identity = `${cmp.label}|${cmp.startSlot}|${cmp.history ? `${cmp.history.from}-${cmp.history.to}` : ''}`;
+        if (identity !== judgment.state.signature) judgment.state = new JudgeState(identity, this.ringSize);
         judgment.comparedWith = cmp.label;
-        const startSlot = cmp.startSlot;
-        const lengths = new Set<number>();
+        summarise(judgment.state, cmp, slot, this.cfg, win.knownSignatures);
+        const froms: number[] = [];
         const maxWindow = Math.max(...j.windowsMs);
-        const life = (slot - startSlot + 1) * this.sliceMs;
+        const life = (slot - cmp.startSlot + 1) * this.sliceMs;
         for (const w of [...j.windowsMs, ...(life > maxWindow ? [Math.min(life, this.cfg.window.horizonMs)] : [])]) {
-          const from = Math.max(startSlot, slot - Math.round(w / this.sliceMs) + 1);
-          if (lengths.has(from) || from > slot) continue;
-          lengths.add(from);
-          judgeWindow(cmp, from, slot, this.cfg, judgment.cache, win.knownSignatures, candidates);
+          const from = Math.max(cmp.startSlot, slot - Math.round(w / this.sliceMs) + 1);
+          if (!froms.includes(from) && from <= slot) froms.push(from);
         }
-        this.countEvidence(judgment, cmp, slot);
+        judgeWindows(judgment.state, cmp, froms, slot, this.cfg, win.knownSignatures, candidates);
+        judgment.evidence = judgment.state.canaryEvidence;
+        judgment.baselineEvidence = judgment.state.comparisonEvidence;
       }
       tests += candidates.length;
       perJudgment.push({ judgment, candidates });
@@ -355,19 +356,6 @@ class EventTimeEngine implements Engine {
     const unknown = win.cohorts.get(UNKNOWN_VERSION)?.main;
     if (unknown && unknown.lastSlot >= startSlot) return { canary, against: [unknown], label: 'untagged traffic', startSlot };
     return undefined;
-  }
-
-  private countEvidence(judgment: Judgment, cmp: Comparison, slot: number): void {
-    let n1 = 0, n0 = 0;
-    for (let t = cmp.startSlot; t <= slot; t++) {
-      for (const r of cmp.canary.routes.values()) n1 += r.requestsAt(t);
-      for (const r of cmp.canary.metrics.values()) n1 += r.requestsAt(t);
-    }
-    const from = cmp.history ? cmp.history.from : cmp.startSlot;
-    const to = cmp.history ? cmp.history.to : slot;
-    for (let t = from; t <= to; t++) for (const c of cmp.against) for (const r of c.routes.values()) n0 += r.requestsAt(t);
-    judgment.evidence = n1;
-    judgment.baselineEvidence = n0;
   }
 
   private updateFindings(judgment: Judgment, candidates: readonly Candidate[], alpha: number, ts: number): void {
@@ -465,7 +453,6 @@ class EventTimeEngine implements Engine {
   private prune(slot: number): void {
     const oldest = slot - this.ringSize;
     for (const win of this.services.values()) for (const c of win.allCohorts()) c.signatures.prune(oldest);
-    for (const j of this.judgments.values()) j.cache.prune(oldest);
   }
 }
 

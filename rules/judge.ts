@@ -3,15 +3,18 @@
  * else the stable fleet), slice for slice, per signal and per route. It proposes tests with
  * p-values; the caller splits the false-alarm budget over all of them and keeps the
  * findings that clear it and the practical effect floors.
+ *
+ * Every test is a sum over strata (time slices, routes), so each closed slice is summarised
+ * once and kept as prefix sums: a window of any length costs one subtraction per test.
  */
 import type { DDSketch } from '@datadog/sketches-js';
 import type { RulesConfig } from './config.js';
 import type { Severity } from './decisions.js';
 import {
-  type CountStratum, type RankContribution, NO_RANK, addRank, rankContribution, rankTestP,
-  stratifiedCountTest, withoutWorst,
+  type CountStratum, type CountTest, type RankContribution, COUNT_FIELDS, NO_RANK, addCountStratum, addRank,
+  countTestFromSums, rankTestP,
 } from './stats.js';
-import { mergeSketchInto, quantile, sketchBins } from './aggregate.js';
+import { exceedanceOfSketches, mergeSketchInto, quantile, rankOfSketches } from './aggregate.js';
 import type { Cohort, SliceRing } from './window.js';
 
 /** What a finding is about. */
@@ -25,7 +28,7 @@ export interface Candidate {
   readonly route: string | undefined;
   readonly p: number;
   readonly windowMs: number;
-  /** Checks the effect floors and writes the sentence; undefined when the effect is too small to matter. */
+  /** Checks robustness and the effect floors and writes the sentence; undefined when the effect does not hold up. */
   readonly describe: () => Effect | undefined;
 }
 
@@ -52,28 +55,87 @@ export interface Comparison {
   readonly history?: { readonly from: number; readonly to: number };
 }
 
-/**
- * Per-slice test contributions cached per comparison. A closed slice never changes (late
- * events past the watermark are dropped), so each is computed once, not once per evaluation.
- */
-export class SliceCache {
-  private readonly entries = new Map<string, unknown>();
-  constructor(readonly signature: string) {}
-  get<T>(key: string, compute: () => T): T {
-    if (this.entries.has(key)) return this.entries.get(key) as T;
-    const v = compute();
-    this.entries.set(key, v);
-    return v;
+/** Prefix sums of per-slice summary vectors of one test, in a ring as long as the horizon. */
+export class Cumulative {
+  private readonly sums: Float64Array;
+  /** First and last slice summed; slices before `first` count as zero. */
+  first = Number.NaN;
+  last = Number.NaN;
+
+  constructor(readonly fields: number, readonly size: number) {
+    this.sums = new Float64Array(fields * size);
   }
-  prune(oldestSlot: number): void {
-    for (const k of this.entries.keys()) {
-      const slot = Number(k.slice(0, k.indexOf('|')));
-      if (slot < oldestSlot) this.entries.delete(k);
+
+  private base(slot: number): number {
+    return (((slot % this.size) + this.size) % this.size) * this.fields;
+  }
+
+  /** Adds slice `slot`'s summary; slices come in increasing order and gaps count as zero. */
+  append(slot: number, v: ArrayLike<number>): void {
+    if (Number.isNaN(this.first) || slot - this.last >= this.size) {
+      this.first = slot;
+      const b = this.base(slot);
+      for (let f = 0; f < this.fields; f++) this.sums[b + f] = v[f] as number;
+      this.last = slot;
+      return;
     }
+    for (let t = this.last + 1; t <= slot; t++) {
+      const prev = this.base(t - 1), cur = this.base(t);
+      for (let f = 0; f < this.fields; f++) this.sums[cur + f] = (this.sums[prev + f] as number) + (t === slot ? (v[f] as number) : 0);
+    }
+    this.last = slot;
+  }
+
+  /** Sum over slices [from, to] (clipped to what was summed) into `out`. */
+  sum(from: number, to: number, out: Float64Array): Float64Array {
+    out.fill(0);
+    if (Number.isNaN(this.first)) return out;
+    const hi = Math.min(to, this.last);
+    const lo = Math.max(from, this.first);
+    if (hi < lo) return out;
+    const bHi = this.base(hi);
+    for (let f = 0; f < this.fields; f++) out[f] = this.sums[bHi + f] as number;
+    if (lo > this.first) {
+      const bLo = this.base(lo - 1);
+      for (let f = 0; f < this.fields; f++) out[f] = (out[f] as number) - (this.sums[bLo + f] as number);
+    }
+    return out;
   }
 }
 
-const ALL = undefined;
+/** The judge's memory for one judgment: per-test prefix sums, built slice by slice. */
+export class JudgeState {
+  readonly series = new Map<string, Cumulative>();
+  /** Last slice summarised. */
+  lastSlot = Number.NaN;
+  /** Requests (and metric samples) of the canary and of the comparison since the judgment began. */
+  canaryEvidence = 0;
+  comparisonEvidence = 0;
+  constructor(readonly signature: string, readonly ringSize: number) {}
+
+  cumulative(key: string, fields: number): Cumulative {
+    let c = this.series.get(key);
+    if (!c) this.series.set(key, (c = new Cumulative(fields, this.ringSize)));
+    return c;
+  }
+}
+
+const RANK_FIELDS = 6;
+
+function rankVector(c: RankContribution, out: Float64Array): Float64Array {
+  out[0] = c.excess; out[1] = c.variance; out[2] = c.n1; out[3] = c.n0; out[4] = c.u; out[5] = c.pairs;
+  return out;
+}
+
+function rankOf(v: ArrayLike<number>): RankContribution {
+  return { excess: v[0] as number, variance: v[1] as number, n1: v[2] as number, n0: v[3] as number, u: v[4] as number, pairs: v[5] as number };
+}
+
+function flipRank(c: RankContribution): RankContribution {
+  return { ...c, excess: -c.excess, u: c.pairs - c.u };
+}
+
+const ALL = '*';
 
 function pct(x: number): string {
   const v = x * 100;
@@ -89,6 +151,10 @@ function ms(v: number): string {
   return `${v >= 100 ? v.toFixed(0) : v.toFixed(1)} ms`;
 }
 
+function fmt(v: number): string {
+  return Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(2) : v.toPrecision(3);
+}
+
 function minutes(windowMs: number): string {
   const m = windowMs / 60_000;
   return m >= 1 ? `${Number.isInteger(m) ? m : m.toFixed(1)} min` : `${Math.round(windowMs / 1000)} s`;
@@ -98,348 +164,382 @@ function where(route: string | undefined): string {
   return route === undefined ? 'across all routes' : `on ${route}`;
 }
 
-/** Sum of one route's requests and errors over a set of cohorts at a slice. */
-function countsAt(cohorts: readonly Cohort[], route: string, slot: number): { n: number; x: number } {
-  let n = 0, x = 0;
-  for (const c of cohorts) {
-    const r = c.routes.get(route);
-    if (r) { n += r.requestsAt(slot); x += r.errorsAt(slot); }
-  }
-  return { n, x };
-}
-
-function ringsOf(cohorts: readonly Cohort[], route: string, metric: boolean): SliceRing[] {
+function ringsOf(cohorts: readonly Cohort[], name: string, metric: boolean): SliceRing[] {
   const out: SliceRing[] = [];
   for (const c of cohorts) {
-    const r = (metric ? c.metrics : c.routes).get(route);
+    const r = (metric ? c.metrics : c.routes).get(name);
     if (r) out.push(r);
   }
   return out;
 }
 
-function sketchOver(rings: readonly SliceRing[], from: number, to: number, only?: ReadonlySet<number>): DDSketch | undefined {
+function sketchesAt(rings: readonly SliceRing[], slot: number, out: DDSketch[] = []): DDSketch[] {
+  for (const r of rings) {
+    const s = r.sketchAt(slot);
+    if (s && s.count > 0) out.push(s);
+  }
+  return out;
+}
+
+function sketchOver(rings: readonly SliceRing[], from: number, to: number, skip?: ReadonlySet<number>): DDSketch | undefined {
   let s: DDSketch | undefined;
-  for (const r of rings) for (let t = from; t <= to; t++) if (!only || only.has(t)) s = mergeSketchInto(s, r.sketchAt(t));
+  for (const r of rings) for (let t = from; t <= to; t++) if (!skip || !skip.has(t)) s = mergeSketchInto(s, r.sketchAt(t));
   return s;
 }
 
-/** Runs every test for one comparison over one window [from, to] (slice numbers, inclusive). */
-export function judgeWindow(
-  cmp: Comparison, from: number, to: number, cfg: RulesConfig, cache: SliceCache,
-  knownSignatures: ReadonlySet<string>, out: Candidate[],
-): void {
-  const j = cfg.judge;
-  const sliceMs = cfg.window.sliceMs;
-  const windowMs = (to - from + 1) * sliceMs;
-  const drop = Math.round(j.blipMs / sliceMs);
+function exposure(cohorts: readonly Cohort[], t: number): number {
+  let n = 0;
+  for (const c of cohorts) for (const r of c.routes.values()) n += r.requestsAt(t);
+  if (n > 0) return n;
+  for (const c of cohorts) n += c.logLines.requestsAt(t);
+  return n;
+}
+
+/** Routes of a cohort, capped, in first-seen order. */
+function judgedRoutes(c: Cohort, cap: number): string[] {
+  const out: string[] = [];
+  for (const r of c.routes.keys()) {
+    if (out.length >= cap) break;
+    out.push(r);
+  }
+  return out;
+}
+
+/**
+ * Summarises the closed slices up to `to` that the state has not seen yet: one count
+ * stratum per route for errors, rank and exceedance contributions for latency, strata for
+ * error signatures and metric distributions.
+ */
+export function summarise(state: JudgeState, cmp: Comparison, to: number, cfg: RulesConfig, known: ReadonlySet<string>): void {
   const canary = cmp.canary;
-  const hist = cmp.history;
-  const label = cmp.label;
-
-  // Routes the canary served in the window, busiest first, capped.
-  const routeTraffic: [string, number][] = [];
-  for (const [route, ring] of canary.routes) {
-    let n = 0;
-    for (let t = from; t <= to; t++) n += ring.requestsAt(t);
-    if (n > 0) routeTraffic.push([route, n]);
-  }
-  routeTraffic.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
-  const routes = routeTraffic.slice(0, cfg.window.maxRoutesPerService).map((r) => r[0]);
-  const canaryRequests = routeTraffic.reduce((a, r) => a + r[1], 0);
-  if (canaryRequests === 0 && canary.metrics.size === 0 && canary.signatures.bySlot.size === 0) return;
-
-  // ---- error ratio: strata are (slice, route); a pooled history stratum stands in when not aligned.
-  const errorStrata = (route: string | undefined): { slot: number; s: CountStratum }[] => {
-    const list: { slot: number; s: CountStratum }[] = [];
-    const rs = route === ALL ? routes : [route];
-    for (const r of rs) {
-      const ring = canary.routes.get(r);
-      if (!ring) continue;
-      if (hist) {
-        let n1 = 0, x1 = 0;
-        for (let t = from; t <= to; t++) { n1 += ring.requestsAt(t); x1 += ring.errorsAt(t); }
-        let n0 = 0, x0 = 0;
-        for (let t = hist.from; t <= hist.to; t++) { const c = countsAt(cmp.against, r, t); n0 += c.n; x0 += c.x; }
-        list.push({ slot: from, s: { n1, x1, n0, x0 } });
-        continue;
+  const startAt = Number.isNaN(state.lastSlot) ? cmp.startSlot : Math.max(cmp.startSlot, state.lastSlot + 1);
+  const routes = judgedRoutes(canary, cfg.window.maxRoutesPerService);
+  const perRoute = routes.length > 1;
+  const count = new Float64Array(COUNT_FIELDS);
+  const countAll = new Float64Array(COUNT_FIELDS);
+  const rankVec = new Float64Array(RANK_FIELDS);
+  const stratum = (c: CountStratum | undefined, key: string): void => {
+    if (!c) return;
+    count.fill(0);
+    addCountStratum(count, c);
+    state.cumulative(key, COUNT_FIELDS).append(t, count);
+  };
+  let t = startAt;
+  for (; t <= to; t++) {
+    countAll.fill(0);
+    let rankAll = NO_RANK;
+    const canaryAll: DDSketch[] = [];
+    const againstAll: DDSketch[] = [];
+    for (const route of routes) {
+      const ring = canary.routes.get(route) as SliceRing;
+      const n1 = ring.requestsAt(t);
+      const against = ringsOf(cmp.against, route, false);
+      let n0 = 0, x0 = 0;
+      for (const r of against) { n0 += r.requestsAt(t); x0 += r.errorsAt(t); }
+      state.canaryEvidence += n1;
+      state.comparisonEvidence += n0;
+      if (n1 > 0 || n0 > 0) {
+        const s = { n1, x1: ring.errorsAt(t), n0, x0 };
+        addCountStratum(countAll, s);
+        if (perRoute) stratum(s, `e|${route}`);
       }
-      for (let t = from; t <= to; t++) {
-        const n1 = ring.requestsAt(t);
-        if (n1 === 0) continue;
-        const c = countsAt(cmp.against, r, t);
-        list.push({ slot: t, s: { n1, x1: ring.errorsAt(t), n0: c.n, x0: c.x } });
-      }
-    }
-    return list;
-  };
-
-  const trimBySlot = <T extends { slot: number }>(list: T[], excess: (e: T) => number): T[] => {
-    if (hist || drop <= 0) return list;
-    const bySlot = new Map<number, number>();
-    for (const e of list) bySlot.set(e.slot, (bySlot.get(e.slot) ?? 0) + excess(e));
-    const worst = withoutWorst([...bySlot.entries()], drop, (s) => s[1]);
-    const keep = new Set(worst.map((s) => s[0]));
-    return list.filter((e) => keep.has(e.slot));
-  };
-
-  const countExcess = (e: { s: CountStratum }): number => {
-    const n = e.s.n1 + e.s.n0;
-    return n > 0 && e.s.n0 > 0 ? e.s.x1 - (e.s.n1 * (e.s.x1 + e.s.x0)) / n : 0;
-  };
-
-  const recentFrom = to - Math.max(1, Math.round(j.recentMs / sliceMs)) + 1;
-  /** Whether the canary is still worse in the most recent slices (no echo of an old burst). */
-  const stillWorse = <T extends { slot: number }>(list: readonly T[], excess: (e: T) => number): boolean => {
-    if (hist) return true;
-    let sum = 0;
-    for (const e of list) if (e.slot >= recentFrom) sum += excess(e);
-    return sum > 0;
-  };
-
-  const errorCandidate = (route: string | undefined): void => {
-    const all = errorStrata(route);
-    const test = stratifiedCountTest(all.map((e) => e.s));
-    if (test.x1 < j.minErrors || test.strata === 0) return;
-    out.push({
-      key: `errors|${route ?? '*'}`, signal: 'errors', route, p: test.p, windowMs,
-      describe: () => {
-        // The effect must survive leaving out the worst burst, and still be there now.
-        const trimmed = stratifiedCountTest(trimBySlot(all, countExcess).map((e) => e.s));
-        if (trimmed.p > j.confirmAlpha || !stillWorse(all, countExcess)) return undefined;
-        const floor = (t: typeof test): boolean =>
-          t.riskRatio >= j.minErrorRatio && t.x1 / t.n1 - t.alignedRatio0 >= j.minErrorRatioIncrease;
-        if (!floor(test) || !floor(trimmed)) return undefined;
-        const r1 = test.x1 / test.n1;
-        const r0 = test.alignedRatio0;
-        return {
-          summary: `5xx ratio ${pct(r1)} vs ${pct(r0)} on ${label} (${times(test.riskRatio)}) ${where(route)}, ${test.n1} requests in ${minutes(windowMs)}`,
-          severity: r1 >= 0.05 || test.riskRatio >= 10 ? 'critical' : 'warning',
-          magnitude: Math.min(test.riskRatio, 1000),
-        };
-      },
-    });
-  };
-
-  errorCandidate(ALL);
-  if (routes.length > 1) for (const r of routes) errorCandidate(r);
-
-  // ---- latency: whole distribution (stratified rank-sum) and tail (exceedance of the pooled quantile).
-  const rankAt = (route: string, slot: number, metric: boolean): RankContribution => {
-    return cache.get<RankContribution>(`${slot}|${metric ? 'm' : 'r'}|${route}`, () => {
-      const c1 = (metric ? canary.metrics : canary.routes).get(route)?.sketchAt(slot);
-      if (!c1 || c1.count === 0) return NO_RANK;
-      let c0: DDSketch | undefined;
-      for (const r of ringsOf(cmp.against, route, metric)) c0 = mergeSketchInto(c0, r.sketchAt(slot));
-      if (!c0) return NO_RANK;
-      const b1 = sketchBins(c1);
-      const b0 = sketchBins(c0);
-      return rankContribution(b1.keys, b1.counts, b0.keys, b0.counts);
-    });
-  };
-
-  const pooledRank = (route: string, metric: boolean): RankContribution => {
-    if (!hist) return NO_RANK;
-    const c1 = sketchOver(ringsOf([canary], route, metric), from, to);
-    const c0 = sketchOver(ringsOf(cmp.against, route, metric), hist.from, hist.to);
-    if (!c1 || !c0) return NO_RANK;
-    const b1 = sketchBins(c1);
-    const b0 = sketchBins(c0);
-    return rankContribution(b1.keys, b1.counts, b0.keys, b0.counts);
-  };
-
-  const rankOver = (rs: readonly string[], metric: boolean, flip: boolean): { total: RankContribution; recent: boolean } => {
-    if (hist) {
-      let acc = NO_RANK;
-      for (const r of rs) acc = addRank(acc, pooledRank(r, metric));
-      return { total: flip ? flipRank(acc) : acc, recent: true };
-    }
-    const perSlot: { slot: number; c: RankContribution }[] = [];
-    for (let t = from; t <= to; t++) {
-      let acc = NO_RANK;
-      for (const r of rs) acc = addRank(acc, rankAt(r, t, metric));
-      if (acc.pairs > 0) perSlot.push({ slot: t, c: flip ? flipRank(acc) : acc });
-    }
-    let total = NO_RANK;
-    for (const e of perSlot) total = addRank(total, e.c);
-    let trimmed = NO_RANK;
-    for (const e of trimBySlot(perSlot, (x) => x.c.excess / Math.sqrt(x.c.variance || 1))) trimmed = addRank(trimmed, e.c);
-    return { total, recent: stillWorse(perSlot, (e) => e.c.excess) && rankTestP(trimmed) <= j.confirmAlpha };
-  };
-
-  const compareRange = (rs: readonly string[], metric: boolean): { c1?: DDSketch; c0?: DDSketch } => {
-    const c1 = sketchOver(rs.flatMap((r) => ringsOf([canary], r, metric)), from, to);
-    const c0 = hist
-      ? sketchOver(rs.flatMap((r) => ringsOf(cmp.against, r, metric)), hist.from, hist.to)
-      : sketchOver(rs.flatMap((r) => ringsOf(cmp.against, r, metric)), from, to);
-    return { c1, c0 };
-  };
-
-  const latencyCandidates = (route: string | undefined): void => {
-    const rs = route === ALL ? routes : [route];
-    const { total: rank, recent } = rankOver(rs, false, false);
-    if (rank.n1 < j.minLatencySamples || rank.n0 < j.minLatencySamples) return;
-    out.push({
-      key: `latency|${route ?? '*'}`, signal: 'latency', route, p: rankTestP(rank), windowMs,
-      describe: () => {
-        if (!recent) return undefined;
-        // Medians barely move for a short burst, so the floor on them needs no trimming.
-        const { c1, c0 } = compareRange(rs, false);
-        const m1 = quantile(c1, 0.5), m0 = quantile(c0, 0.5);
-        const ratio = m1 / m0;
-        if (!(ratio >= j.minLatencyRatio)) return undefined;
-        const p99a = quantile(c1, 0.99), p99b = quantile(c0, 0.99);
-        return {
-          summary: `median latency ${ms(m1)} vs ${ms(m0)} on ${label} (${times(ratio)}), p99 ${ms(p99a)} vs ${ms(p99b)}, ${where(route)}, ${rank.n1} requests in ${minutes(windowMs)}`,
-          severity: ratio >= 2 ? 'critical' : 'warning',
-          magnitude: ratio,
-        };
-      },
-    });
-    for (const q of [0.95, 0.99]) tailCandidate(route, rs, q);
-  };
-
-  const tailCandidate = (route: string | undefined, rs: readonly string[], q: number): void => {
-    const strata: { slot: number; s: CountStratum }[] = [];
-    const exceedance = (c1: DDSketch | undefined, c0: DDSketch | undefined): CountStratum | undefined => {
-      if (!c1 || !c0 || c1.count === 0 || c0.count === 0) return undefined;
-      // The threshold comes from the pooled slice, so canary and comparison are exchangeable under no difference.
-      const pooled = mergeSketchInto(mergeSketchInto(undefined, c1), c0);
-      const threshold = quantile(pooled, q);
-      return { n1: c1.count, x1: countAbove(c1, threshold), n0: c0.count, x0: countAbove(c0, threshold) };
-    };
-    const canaryRings = rs.flatMap((r) => ringsOf([canary], r, false));
-    const againstRings = rs.flatMap((r) => ringsOf(cmp.against, r, false));
-    if (hist) {
-      const { c1, c0 } = compareRange(rs, false);
-      const s = exceedance(c1, c0);
-      if (s) strata.push({ slot: from, s });
-    } else {
-      for (let t = from; t <= to; t++) {
-        const s = cache.get<CountStratum | undefined>(`${t}|q${q}|${route ?? '*'}`,
-          () => exceedance(sketchOver(canaryRings, t, t), sketchOver(againstRings, t, t)));
-        if (s) strata.push({ slot: t, s });
+      const c1 = ring.sketchAt(t);
+      if (!c1 || c1.count === 0) continue;
+      const c0 = sketchesAt(against, t);
+      if (c0.length === 0) continue;
+      canaryAll.push(c1);
+      againstAll.push(...c0);
+      const rank = rankOfSketches([c1], c0);
+      rankAll = addRank(rankAll, rank);
+      if (perRoute) {
+        state.cumulative(`l|${route}`, RANK_FIELDS).append(t, rankVector(rank, rankVec));
+        stratum(exceedanceOfSketches([c1], c0, 0.95), `t95|${route}`);
+        stratum(exceedanceOfSketches([c1], c0, 0.99), `t99|${route}`);
       }
     }
-    const test = stratifiedCountTest(strata.map((e) => e.s));
-    if (test.n1 < j.minLatencySamples || test.n0 < j.minLatencySamples) return;
-    const label99 = q === 0.99 ? 'p99' : 'p95';
-    out.push({
-      key: `latency-tail|${label99}|${route ?? '*'}`, signal: 'latency-tail', route, p: test.p, windowMs,
-      describe: () => {
-        if (!stillWorse(strata, countExcess)) return undefined;
-        if (stratifiedCountTest(trimBySlot(strata, countExcess).map((e) => e.s)).p > j.confirmAlpha) return undefined;
-        const { c1, c0 } = compareRange(rs, false);
-        const t1 = quantile(c1, q), t0 = quantile(c0, q);
-        const ratio = t1 / t0;
-        if (!(ratio >= j.minTailRatio)) return undefined;
-        // A tail made by one short burst is not a regression: the quantile without the worst slices must move too.
-        if (!hist) {
-          const keep = new Set(trimBySlot(strata, countExcess).map((e) => e.slot));
-          const k1 = sketchOver(canaryRings, from, to, keep);
-          const k0 = sketchOver(againstRings, from, to, keep);
-          if (!(quantile(k1, q) / quantile(k0, q) >= j.minTailRatio)) return undefined;
-        }
-        const m1 = quantile(c1, 0.5), m0 = quantile(c0, 0.5);
-        return {
-          summary: `${label99} latency ${ms(t1)} vs ${ms(t0)} on ${label} (${times(ratio)}), median ${ms(m1)} vs ${ms(m0)}, ${where(route)}, ${test.n1} requests in ${minutes(windowMs)}`,
-          severity: ratio >= 3 ? 'critical' : 'warning',
-          magnitude: ratio,
-        };
-      },
-    });
-  };
-
-  if (canaryRequests > 0) {
-    latencyCandidates(ALL);
-    if (routes.length > 1) for (const r of routes) latencyCandidates(r);
-  }
-
-  // ---- new error signatures: present in the canary, never on the comparison or the known fleet.
-  const canarySigs = new Map<string, number>();
-  for (let t = from; t <= to; t++) {
-    const m = canary.signatures.bySlot.get(t);
-    if (m) for (const [sig, c] of m) canarySigs.set(sig, (canarySigs.get(sig) ?? 0) + c);
-  }
-  const exposure = (cohorts: readonly Cohort[], t: number): number => {
-    let n = 0;
-    for (const c of cohorts) {
-      for (const r of c.routes.values()) n += r.requestsAt(t);
+    state.cumulative(`e|${ALL}`, COUNT_FIELDS).append(t, countAll);
+    if (rankAll.pairs > 0) {
+      state.cumulative(`l|${ALL}`, RANK_FIELDS).append(t, rankVector(rankAll, rankVec));
+      stratum(exceedanceOfSketches(canaryAll, againstAll, 0.95), `t95|${ALL}`);
+      stratum(exceedanceOfSketches(canaryAll, againstAll, 0.99), `t99|${ALL}`);
     }
-    if (n > 0) return n;
-    for (const c of cohorts) n += c.logLines.requestsAt(t);
-    return n;
-  };
-  for (const [sig, count] of [...canarySigs.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
-    if (count < j.minNewSignatureCount || knownSignatures.has(sig)) continue;
-    const strata: { slot: number; s: CountStratum }[] = [];
-    for (let t = from; t <= to; t++) {
-      const n1 = exposure([canary], t);
-      if (n1 === 0) continue;
+    // Error signatures: tracked from their first canary occurrence on; known ones never count.
+    const sigs = canary.signatures.bySlot.get(t);
+    if (sigs) for (const sig of sigs.keys()) if (!known.has(sig)) state.cumulative(`s|${sig}`, COUNT_FIELDS);
+    for (const [key, cum] of state.series) {
+      if (!key.startsWith('s|')) continue;
+      const sig = key.slice(2);
+      const x1 = sigs?.get(sig) ?? 0;
+      if (x1 === 0 && Number.isNaN(cum.first)) continue;
       let x0 = 0;
       for (const c of cmp.against) x0 += c.signatures.bySlot.get(t)?.get(sig) ?? 0;
-      const n0 = hist ? 0 : exposure(cmp.against, t);
-      strata.push({ slot: t, s: { n1, x1: canary.signatures.bySlot.get(t)?.get(sig) ?? 0, n0, x0 } });
+      const n1 = exposure([canary], t), n0 = exposure(cmp.against, t);
+      if (n1 === 0) continue;
+      count.fill(0);
+      addCountStratum(count, { n1, x1, n0, x0 });
+      cum.append(t, count);
     }
-    if (hist) {
-      // Against history: the signature is new if the old version never logged it; test its rate
-      // against the old version's exposure as one stratum.
-      let n1 = 0, x1 = 0, n0 = 0;
-      for (const e of strata) { n1 += e.s.n1; x1 += e.s.x1; }
-      for (let t = hist.from; t <= hist.to; t++) n0 += exposure(cmp.against, t);
-      strata.length = 0;
-      strata.push({ slot: from, s: { n1, x1, n0, x0: 0 } });
+    for (const [name, ring] of canary.metrics) {
+      const c1 = ring.sketchAt(t);
+      state.canaryEvidence += ring.requestsAt(t);
+      if (!c1 || c1.count === 0) continue;
+      const c0 = sketchesAt(ringsOf(cmp.against, name, true), t);
+      if (c0.length === 0) continue;
+      const lowerIsWorse = cfg.metrics.find((m) => m.name === name)?.worse === 'lower';
+      const rank = rankOfSketches([c1], c0);
+      state.cumulative(`m|${name}`, RANK_FIELDS).append(t, rankVector(lowerIsWorse ? flipRank(rank) : rank, rankVec));
     }
-    const test = stratifiedCountTest(strata.map((e) => e.s));
-    if (test.x0 > 0 || test.x1 < j.minNewSignatureCount) continue;
+  }
+  state.lastSlot = Math.max(to, Number.isNaN(state.lastSlot) ? to : state.lastSlot);
+}
+
+/** Runs every test over the windows [from, to] (slice numbers, inclusive) from the summaries. */
+export function judgeWindows(
+  state: JudgeState, cmp: Comparison, froms: readonly number[], to: number, cfg: RulesConfig,
+  known: ReadonlySet<string>, out: Candidate[],
+): void {
+  if (cmp.history) {
+    for (const from of froms) judgeAgainstHistory(cmp, from, to, cfg, known, out);
+    return;
+  }
+  const j = cfg.judge;
+  const sliceMs = cfg.window.sliceMs;
+  const drop = Math.round(j.blipMs / sliceMs);
+  const recentFrom = to - Math.max(1, Math.round(j.recentMs / sliceMs)) + 1;
+  const label = cmp.label;
+  const vec = new Float64Array(COUNT_FIELDS);
+  const rvec = new Float64Array(RANK_FIELDS);
+
+  /** Per-slice contributions of a test over [from, to]. */
+  const slices = (cum: Cumulative, from: number): { slot: number; v: Float64Array }[] => {
+    const list: { slot: number; v: Float64Array }[] = [];
+    for (let t = Math.max(from, cum.first); t <= to; t++) list.push({ slot: t, v: cum.sum(t, t, new Float64Array(cum.fields)).slice() });
+    return list;
+  };
+  /** The window's sum without its worst slices (largest positive excess), as one vector. */
+  const trimmed = (cum: Cumulative, from: number, excess: (v: Float64Array) => number): { v: Float64Array; dropped: Set<number> } => {
+    const total = cum.sum(from, to, new Float64Array(cum.fields));
+    const worst = slices(cum, from).map((s) => ({ s, e: excess(s.v) })).filter((x) => x.e > 0)
+      .sort((a, b) => b.e - a.e || a.s.slot - b.s.slot).slice(0, drop);
+    for (const w of worst) for (let f = 0; f < cum.fields; f++) total[f] = (total[f] as number) - (w.s.v[f] as number);
+    return { v: total, dropped: new Set(worst.map((w) => w.s.slot)) };
+  };
+  const countExcess = (v: Float64Array): number => (v[1] as number) - (v[4] as number);
+  const rankExcess = (v: Float64Array): number => (v[0] as number) / Math.sqrt((v[1] as number) || 1);
+  /** Whether the canary is still worse in the most recent slices (no echo of an old burst). */
+  const stillWorse = (cum: Cumulative, excess: (v: Float64Array) => number): boolean =>
+    excess(cum.sum(recentFrom, to, new Float64Array(cum.fields))) > 0;
+
+  for (const from of froms) {
+    const windowMs = (to - from + 1) * sliceMs;
+    for (const [key, cum] of state.series) {
+      if (cum.last < from) continue;
+      const bar = key.indexOf('|');
+      const kind = key.slice(0, bar);
+      const name = key.slice(bar + 1);
+      const route = name === ALL ? undefined : name;
+      switch (kind) {
+        case 'e': {
+          const test = countTestFromSums(cum.sum(from, to, vec));
+          if (test.x1 < j.minErrors || test.strata === 0) break;
+          out.push({
+            key: `errors|${name}`, signal: 'errors', route, p: test.p, windowMs,
+            describe: () => {
+              // The effect must survive leaving out the worst burst, and still be there now.
+              const trim = countTestFromSums(trimmed(cum, from, countExcess).v);
+              if (trim.p > j.confirmAlpha || !stillWorse(cum, countExcess)) return undefined;
+              const floor = (t: CountTest): boolean =>
+                t.riskRatio >= j.minErrorRatio && t.x1 / t.n1 - t.alignedRatio0 >= j.minErrorRatioIncrease;
+              if (!floor(test) || !floor(trim)) return undefined;
+              return errorEffect(test, label, route, windowMs);
+            },
+          });
+          break;
+        }
+        case 'l': {
+          const rank = rankOf(cum.sum(from, to, rvec));
+          if (rank.n1 < j.minLatencySamples || rank.n0 < j.minLatencySamples) break;
+          out.push({
+            key: `latency|${name}`, signal: 'latency', route, p: rankTestP(rank), windowMs,
+            describe: () => {
+              if (!stillWorse(cum, rankExcess) || rankTestP(rankOf(trimmed(cum, from, rankExcess).v)) > j.confirmAlpha) return undefined;
+              // Medians barely move for a short burst, so the floor on them needs no trimming.
+              const rs = route === undefined ? [...cmp.canary.routes.keys()] : [route];
+              const c1 = sketchOver(rs.flatMap((r) => ringsOf([cmp.canary], r, false)), from, to);
+              const c0 = sketchOver(rs.flatMap((r) => ringsOf(cmp.against, r, false)), from, to);
+              const m1 = quantile(c1, 0.5), m0 = quantile(c0, 0.5);
+              const ratio = m1 / m0;
+              if (!(ratio >= j.minLatencyRatio)) return undefined;
+              return {
+                summary: `median latency ${ms(m1)} vs ${ms(m0)} on ${label} (${times(ratio)}), p99 ${ms(quantile(c1, 0.99))} vs ${ms(quantile(c0, 0.99))}, ${where(route)}, ${rank.n1} requests in ${minutes(windowMs)}`,
+                severity: ratio >= 2 ? 'critical' : 'warning',
+                magnitude: ratio,
+              };
+            },
+          });
+          break;
+        }
+        case 't95':
+        case 't99': {
+          const test = countTestFromSums(cum.sum(from, to, vec));
+          if (test.n1 < j.minLatencySamples || test.n0 < j.minLatencySamples) break;
+          const q = kind === 't99' ? 0.99 : 0.95;
+          const qName = kind === 't99' ? 'p99' : 'p95';
+          out.push({
+            key: `latency-tail|${qName}|${name}`, signal: 'latency-tail', route, p: test.p, windowMs,
+            describe: () => {
+              if (!stillWorse(cum, countExcess)) return undefined;
+              const trim = trimmed(cum, from, countExcess);
+              if (countTestFromSums(trim.v).p > j.confirmAlpha) return undefined;
+              const rs = route === undefined ? [...cmp.canary.routes.keys()] : [route];
+              const r1 = rs.flatMap((r) => ringsOf([cmp.canary], r, false));
+              const r0 = rs.flatMap((r) => ringsOf(cmp.against, r, false));
+              const c1 = sketchOver(r1, from, to), c0 = sketchOver(r0, from, to);
+              const t1 = quantile(c1, q), t0 = quantile(c0, q);
+              const ratio = t1 / t0;
+              // A tail made by one short burst is not a regression: without the worst slices it must move too.
+              const k1 = sketchOver(r1, from, to, trim.dropped), k0 = sketchOver(r0, from, to, trim.dropped);
+              if (!(ratio >= j.minTailRatio) || !(quantile(k1, q) / quantile(k0, q) >= j.minTailRatio)) return undefined;
+              return {
+                summary: `${qName} latency ${ms(t1)} vs ${ms(t0)} on ${label} (${times(ratio)}), median ${ms(quantile(c1, 0.5))} vs ${ms(quantile(c0, 0.5))}, ${where(route)}, ${test.n1} requests in ${minutes(windowMs)}`,
+                severity: ratio >= 3 ? 'critical' : 'warning',
+                magnitude: ratio,
+              };
+            },
+          });
+          break;
+        }
+        case 's': {
+          if (known.has(name)) break;
+          const test = countTestFromSums(cum.sum(from, to, vec));
+          if (test.x0 > 0 || test.x1 < j.minNewSignatureCount) break;
+          out.push({
+            key: `new-error|${name}`, signal: 'new-error', route: undefined, p: test.p, windowMs,
+            describe: () => {
+              if (!stillWorse(cum, (v) => v[1] as number)) return undefined;
+              if (countTestFromSums(trimmed(cum, from, countExcess).v).p > j.confirmAlpha) return undefined;
+              return newErrorEffect(name, test.x1, cmp.canary.version, label, windowMs);
+            },
+          });
+          break;
+        }
+        case 'm': {
+          const rank = rankOf(cum.sum(from, to, rvec));
+          if (rank.n1 < j.minLatencySamples / 5 || rank.n0 < j.minLatencySamples / 5) break;
+          out.push({
+            key: `metric|${name}`, signal: 'metric', route: undefined, p: rankTestP(rank), windowMs,
+            describe: () => {
+              if (!stillWorse(cum, rankExcess) || rankTestP(rankOf(trimmed(cum, from, rankExcess).v)) > j.confirmAlpha) return undefined;
+              const c1 = sketchOver(ringsOf([cmp.canary], name, true), from, to);
+              const c0 = sketchOver(ringsOf(cmp.against, name, true), from, to);
+              return metricEffect(cfg, name, c1, c0, label, rank.n1, windowMs);
+            },
+          });
+          break;
+        }
+      }
+    }
+  }
+}
+
+function errorEffect(test: CountTest, label: string, route: string | undefined, windowMs: number): Effect {
+  const r1 = test.x1 / test.n1;
+  const r0 = test.alignedRatio0;
+  return {
+    summary: `5xx ratio ${pct(r1)} vs ${pct(r0)} on ${label} (${times(test.riskRatio)}) ${where(route)}, ${test.n1} requests in ${minutes(windowMs)}`,
+    severity: r1 >= 0.05 || test.riskRatio >= 10 ? 'critical' : 'warning',
+    magnitude: Math.min(test.riskRatio, 1000),
+  };
+}
+
+function newErrorEffect(sig: string, count: number, version: string, label: string, windowMs: number): Effect {
+  return {
+    summary: `new error "${sig}" logged ${count} times by ${version} in ${minutes(windowMs)}, never seen on ${label}`,
+    severity: 'warning',
+    magnitude: count,
+  };
+}
+
+function metricEffect(cfg: RulesConfig, name: string, c1: DDSketch | undefined, c0: DDSketch | undefined, label: string, n: number, windowMs: number): Effect | undefined {
+  const lowerIsWorse = cfg.metrics.find((m) => m.name === name)?.worse === 'lower';
+  const m1 = quantile(c1, 0.5), m0 = quantile(c0, 0.5);
+  const ratio = lowerIsWorse ? m0 / m1 : m1 / m0;
+  if (!(ratio >= cfg.judge.minMetricRatio)) return undefined;
+  return {
+    summary: `${name} median ${fmt(m1)} vs ${fmt(m0)} on ${label} (${lowerIsWorse ? 'lower' : 'higher'} is worse, ${times(ratio)}), ${n} samples in ${minutes(windowMs)}`,
+    severity: 'warning',
+    magnitude: ratio,
+  };
+}
+
+/**
+ * Tests against the previous version's history when the two never ran side by side (a
+ * fleet-wide rollout): each test pools the window and the history into one stratum.
+ */
+function judgeAgainstHistory(cmp: Comparison, from: number, to: number, cfg: RulesConfig, known: ReadonlySet<string>, out: Candidate[]): void {
+  const hist = cmp.history as { from: number; to: number };
+  const j = cfg.judge;
+  const windowMs = (to - from + 1) * cfg.window.sliceMs;
+  const label = cmp.label;
+  const routes = judgedRoutes(cmp.canary, cfg.window.maxRoutesPerService);
+  const pooled = (route: string): CountStratum => {
+    let n1 = 0, x1 = 0, n0 = 0, x0 = 0;
+    const ring = cmp.canary.routes.get(route);
+    if (ring) for (let t = from; t <= to; t++) { n1 += ring.requestsAt(t); x1 += ring.errorsAt(t); }
+    for (const r of ringsOf(cmp.against, route, false)) for (let t = hist.from; t <= hist.to; t++) { n0 += r.requestsAt(t); x0 += r.errorsAt(t); }
+    return { n1, x1, n0, x0 };
+  };
+  const vAll = new Float64Array(COUNT_FIELDS);
+  for (const route of routes) {
+    const s = pooled(route);
+    addCountStratum(vAll, s);
+    if (routes.length > 1) {
+      const v = new Float64Array(COUNT_FIELDS);
+      addCountStratum(v, s);
+      pushError(v, route);
+    }
+  }
+  pushError(vAll, undefined);
+
+  function pushError(v: Float64Array, route: string | undefined): void {
+    const test = countTestFromSums(v);
+    if (test.x1 < j.minErrors || test.strata === 0) return;
     out.push({
-      key: `new-error|${sig}`, signal: 'new-error', route: undefined, p: test.p, windowMs,
-      describe: () => stillWorse(strata, (e) => e.s.x1) &&
-        stratifiedCountTest(trimBySlot(strata, countExcess).map((e) => e.s)).p <= j.confirmAlpha ? ({
-        summary: `new error "${sig}" logged ${test.x1} times by ${canary.version} in ${minutes(windowMs)}, never seen on ${label}`,
-        severity: 'warning',
-        magnitude: test.x1,
-      }) : undefined,
+      key: `errors|${route ?? ALL}`, signal: 'errors', route, p: test.p, windowMs,
+      describe: () => (test.riskRatio >= j.minErrorRatio && test.x1 / test.n1 - test.alignedRatio0 >= j.minErrorRatioIncrease
+        ? errorEffect(test, label, route, windowMs) : undefined),
     });
   }
 
-  // ---- other metrics: judged as distributions, direction from the rules.
-  for (const name of [...canary.metrics.keys()].sort()) {
-    const lowerIsWorse = cfg.metrics.find((m) => m.name === name)?.worse === 'lower';
-    const { total: rank, recent } = rankOver([name], true, lowerIsWorse);
-    if (rank.n1 < j.minLatencySamples / 5 || rank.n0 < j.minLatencySamples / 5) continue;
+  const c1 = sketchOver(routes.flatMap((r) => ringsOf([cmp.canary], r, false)), from, to);
+  const c0 = sketchOver(routes.flatMap((r) => ringsOf(cmp.against, r, false)), hist.from, hist.to);
+  if (c1 && c0 && c1.count >= j.minLatencySamples && c0.count >= j.minLatencySamples) {
+    const rank = rankOfSketches([c1], [c0]);
     out.push({
-      key: `metric|${name}`, signal: 'metric', route: undefined, p: rankTestP(rank), windowMs,
+      key: `latency|${ALL}`, signal: 'latency', route: undefined, p: rankTestP(rank), windowMs,
       describe: () => {
-        if (!recent) return undefined;
-        const { c1, c0 } = compareRange([name], true);
-        const m1 = quantile(c1, 0.5), m0 = quantile(c0, 0.5);
-        const ratio = lowerIsWorse ? m0 / m1 : m1 / m0;
-        if (!(ratio >= j.minMetricRatio)) return undefined;
-        return {
-          summary: `${name} median ${fmt(m1)} vs ${fmt(m0)} on ${label} (${lowerIsWorse ? 'lower' : 'higher'} is worse, ${times(ratio)}), ${rank.n1} samples in ${minutes(windowMs)}`,
-          severity: 'warning',
-          magnitude: ratio,
-        };
+        const ratio = quantile(c1, 0.5) / quantile(c0, 0.5);
+        return ratio >= j.minLatencyRatio ? {
+          summary: `median latency ${ms(quantile(c1, 0.5))} vs ${ms(quantile(c0, 0.5))} on ${label} (${times(ratio)}), ${c1.count} requests in ${minutes(windowMs)}`,
+          severity: ratio >= 2 ? 'critical' : 'warning', magnitude: ratio,
+        } : undefined;
       },
     });
   }
-}
 
-function fmt(v: number): string {
-  return Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(2) : v.toPrecision(3);
-}
-
-function flipRank(c: RankContribution): RankContribution {
-  return { ...c, excess: -c.excess, u: c.pairs - c.u };
-}
-
-/** Count of a sketch's values above a threshold (bins whose value exceeds it). */
-function countAbove(s: DDSketch, threshold: number): number {
-  const { keys, counts } = sketchBins(s);
-  if (keys.length === 0) return 0;
-  // Bin order keys of positive values are mapping keys; compare through the mapping.
-  const tKey = threshold > 0 ? s.mapping.key(threshold) : -Infinity;
-  let above = 0;
-  for (let i = 0; i < keys.length; i++) if ((keys[i] as number) > tKey) above += counts[i] as number;
-  return above;
+  const sigs = new Map<string, number>();
+  for (let t = from; t <= to; t++) for (const [sig, c] of cmp.canary.signatures.bySlot.get(t) ?? []) sigs.set(sig, (sigs.get(sig) ?? 0) + c);
+  let n1 = 0, n0 = 0;
+  for (let t = from; t <= to; t++) n1 += exposure([cmp.canary], t);
+  for (let t = hist.from; t <= hist.to; t++) n0 += exposure(cmp.against, t);
+  for (const [sig, x1] of [...sigs].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+    if (known.has(sig) || x1 < j.minNewSignatureCount) continue;
+    const v = new Float64Array(COUNT_FIELDS);
+    addCountStratum(v, { n1, x1, n0, x0: 0 });
+    const test = countTestFromSums(v);
+    out.push({
+      key: `new-error|${sig}`, signal: 'new-error', route: undefined, p: test.p, windowMs,
+      describe: () => newErrorEffect(sig, x1, cmp.canary.version, label, windowMs),
+    });
+  }
 }

@@ -87,48 +87,63 @@ function erfc(x: number): number {
 }
 
 /** Above this many events in total the normal approximation is used instead of the binomial sum. */
-const EXACT_LIMIT = 5_000;
+const EXACT_LIMIT = 1_000;
+
+/** Length of a count-test summary vector (see `addCountStratum`). */
+export const COUNT_FIELDS = 11;
+const N1 = 0, X1 = 1, N0 = 2, X0 = 3, EXPECTED = 4, VARIANCE = 5, TOTAL = 6, RR_NUM = 7, RR_DEN = 8, ALIGNED0 = 9, STRATA = 10;
 
 /**
- * Stratified test of "the canary has more events than the comparison, slice for slice".
- * Conditioned on each stratum's total events, the canary's count is hypergeometric; the sum
- * over strata is bounded by a binomial with the mean share, which keeps small counts honest
- * (no normal approximation where counts are a handful). Large totals use the
- * Cochran-Mantel-Haenszel normal score with continuity correction.
+ * Adds one stratum to a count-test summary. Every field is a plain sum over strata, so
+ * summaries of slices add up to the summary of a window (and prefix sums give any window).
  */
-export function stratifiedCountTest(strata: Iterable<CountStratum>): CountTest {
-  let observed = 0, expected = 0, variance = 0, total = 0;
-  let n1 = 0, x1 = 0, n0 = 0, x0 = 0, k = 0;
-  let rrNum = 0, rrDen = 0, aligned0 = 0;
-  for (const s of strata) {
-    if (s.n1 <= 0 || s.n0 <= 0) continue;
-    const n = s.n1 + s.n0;
-    const m = s.x1 + s.x0;
-    k++;
-    n1 += s.n1; x1 += s.x1; n0 += s.n0; x0 += s.x0;
-    observed += s.x1;
-    rrNum += (s.x1 * s.n0) / n;
-    rrDen += (s.x0 * s.n1) / n;
-    aligned0 += (s.x0 / s.n0) * s.n1;
-    if (m === 0) continue;
-    total += m;
-    expected += (s.n1 * m) / n;
-    if (n > 1) variance += (s.n1 * s.n0 * m * (n - m)) / (n * n * (n - 1));
-  }
+export function addCountStratum(acc: Float64Array, s: CountStratum, sign = 1): void {
+  if (s.n1 <= 0 || s.n0 <= 0) return;
+  const n = s.n1 + s.n0;
+  const m = s.x1 + s.x0;
+  acc[N1] = (acc[N1] as number) + sign * s.n1;
+  acc[X1] = (acc[X1] as number) + sign * s.x1;
+  acc[N0] = (acc[N0] as number) + sign * s.n0;
+  acc[X0] = (acc[X0] as number) + sign * s.x0;
+  acc[RR_NUM] = (acc[RR_NUM] as number) + sign * ((s.x1 * s.n0) / n);
+  acc[RR_DEN] = (acc[RR_DEN] as number) + sign * ((s.x0 * s.n1) / n);
+  acc[ALIGNED0] = (acc[ALIGNED0] as number) + sign * ((s.x0 / s.n0) * s.n1);
+  acc[STRATA] = (acc[STRATA] as number) + sign;
+  if (m === 0) return;
+  acc[TOTAL] = (acc[TOTAL] as number) + sign * m;
+  acc[EXPECTED] = (acc[EXPECTED] as number) + sign * ((s.n1 * m) / n);
+  if (n > 1) acc[VARIANCE] = (acc[VARIANCE] as number) + sign * ((s.n1 * s.n0 * m * (n - m)) / (n * n * (n - 1)));
+}
+
+/**
+ * The stratified test of "the canary has more events than the comparison, slice for slice",
+ * from a summary. Conditioned on each stratum's total events, the canary's count is
+ * hypergeometric; the sum over strata is bounded by a binomial with the mean share, which
+ * keeps small counts honest (no normal approximation where counts are a handful). Large
+ * totals use the Cochran-Mantel-Haenszel normal score with continuity correction.
+ */
+export function countTestFromSums(v: ArrayLike<number>): CountTest {
+  const x1 = Math.round(v[X1] as number), total = Math.round(v[TOTAL] as number);
+  const expected = v[EXPECTED] as number, variance = v[VARIANCE] as number;
+  const n1 = Math.round(v[N1] as number), rrNum = v[RR_NUM] as number, rrDen = v[RR_DEN] as number;
   let p = 1;
-  if (total > 0 && observed > expected) {
-    if (total <= EXACT_LIMIT) {
-      p = binomialUpperTail(Math.round(observed), Math.round(total), expected / total);
-    } else if (variance > 0) {
-      p = normalUpperP((observed - expected - 0.5) / Math.sqrt(variance));
-    }
+  if (total > 0 && x1 > expected + 1e-9) {
+    if (total <= EXACT_LIMIT) p = binomialUpperTail(x1, total, Math.min(1, expected / total));
+    else if (variance > 0) p = normalUpperP((x1 - expected - 0.5) / Math.sqrt(variance));
   }
   return {
-    p, observed, expected, n1, x1, n0, x0,
-    riskRatio: rrDen > 0 ? rrNum / rrDen : rrNum > 0 ? Infinity : 1,
-    alignedRatio0: n1 > 0 ? aligned0 / n1 : 0,
-    strata: k,
+    p, observed: x1, expected, n1, x1, n0: Math.round(v[N0] as number), x0: Math.round(v[X0] as number),
+    riskRatio: rrDen > 1e-12 ? rrNum / rrDen : rrNum > 1e-12 ? Infinity : 1,
+    alignedRatio0: n1 > 0 ? (v[ALIGNED0] as number) / n1 : 0,
+    strata: Math.round(v[STRATA] as number),
   };
+}
+
+/** The stratified count test over a list of strata. */
+export function stratifiedCountTest(strata: Iterable<CountStratum>): CountTest {
+  const acc = new Float64Array(COUNT_FIELDS);
+  for (const s of strata) addCountStratum(acc, s);
+  return countTestFromSums(acc);
 }
 
 /** A stratum's contribution to a stratified rank-sum (van Elteren) test. */
@@ -185,6 +200,12 @@ export function rankContribution(
     const t = c1 + c0;
     tieTerm += t * t * t - t;
   }
+  return rankFromU(u, n1, n0, tieTerm);
+}
+
+/** A stratum's contribution from its U statistic, sizes and tie term (sum of t^3 - t over tied groups). */
+export function rankFromU(u: number, n1: number, n0: number, tieTerm: number): RankContribution {
+  const n = n1 + n0;
   const pairs = n1 * n0;
   const mean = pairs / 2;
   const variance = (pairs / 12) * (n + 1 - tieTerm / (n * (n - 1)));

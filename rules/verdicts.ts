@@ -5,7 +5,7 @@
  */
 import type { Verdict } from './decisions.js';
 import type { Effect, Signal } from './judge.js';
-import { SliceCache } from './judge.js';
+import { JudgeState } from './judge.js';
 
 /** Why a version is being judged. */
 export type JudgmentKind = 'canary' | 'rollout';
@@ -29,9 +29,9 @@ export interface ActiveFinding {
 export class Judgment {
   verdict: Verdict | undefined;
   readonly findings = new Map<string, ActiveFinding>();
-  /** Keys already reported as transient, so a flickering finding is reported once per episode. */
+  /** True once the version left (rolled back, finished, promoted): no more judging. */
   ended = false;
-  cache = new SliceCache('');
+  state = new JudgeState('', 0);
   /** Requests and other samples seen by the judge so far (the evidence). */
   evidence = 0;
   baselineEvidence = 0;
