@@ -185,7 +185,6 @@ export function rankContribution(
   for (let i = 0; i < counts1.length; i++) n1 += counts1[i] ?? 0;
   for (let i = 0; i < counts0.length; i++) n0 += counts0[i] ?? 0;
   if (n1 === 0 || n0 === 0) return NO_RANK;
-  const n = n1 + n0;
   // Merge-walk both sorted bin lists: for each bin, canary values there beat every
   // comparison value in lower bins and tie with those in the same bin.
   let i = 0, j = 0, below0 = 0, u = 0, tieTerm = 0;
