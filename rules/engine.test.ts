@@ -132,6 +132,7 @@ describe('canary judging, timeline by timeline', () => {
     const outage = (m: number): number => (m >= 12 && m < 16 ? 0.3 : 0.005);
     const { decisions } = run(fleet({ stable: { errorRatio: outage }, canary: { errorRatio: outage } }));
     expect(pages(decisions)).toEqual([]);
+    expect(decisions.filter((d) => d.type === 'suppressed' && d.why === 'fleet-wide')).toHaveLength(1);
     expect(verdicts(decisions, 'v42').some((v) => v.verdict === 'FAIL')).toBe(false);
     expect(finalVerdict(decisions, 'v42')).toBe('PASS');
   });

@@ -12,6 +12,7 @@ import { setSketchAccuracy } from './aggregate.js';
 import { DeployRegistry, UNKNOWN_VERSION, type LifecycleChange, type VersionInfo } from './registry.js';
 import { type Cohort, type Flavor, OVERFLOW_ROUTE, ServiceWindows, SliceRing } from './window.js';
 import { type Candidate, type Comparison, JudgeState, judgeWindows, summarise } from './judge.js';
+import { COUNT_FIELDS, countTestFromSums } from './stats.js';
 import { Judgment, duration } from './verdicts.js';
 import { IncidentBook } from './incidents.js';
 import { errorSignature, routeTemplate } from './signature.js';
@@ -20,6 +21,9 @@ import { errorSignature, routeTemplate } from './signature.js';
 export interface EngineStats {
   readonly accepted: number;
   readonly late: number;
+  /** Request, log and metric events stored in a time slice (accepted = windowed + late + deploys + webhooks). */
+  readonly windowed: number;
+  readonly deploys: number;
   readonly unknownVersion: number;
   readonly overflowSeries: number;
   readonly webhooks: number;
@@ -63,6 +67,8 @@ class EventTimeEngine implements Engine {
   private closedSlot = Number.NaN;
   private accepted = 0;
   private late = 0;
+  private windowed = 0;
+  private deploys = 0;
   private unknownVersion = 0;
   private overflowSeries = 0;
   private webhooks = 0;
@@ -84,7 +90,7 @@ class EventTimeEngine implements Engine {
 
   stats(): EngineStats {
     return {
-      accepted: this.accepted, late: this.late, unknownVersion: this.unknownVersion,
+      accepted: this.accepted, late: this.late, windowed: this.windowed, deploys: this.deploys, unknownVersion: this.unknownVersion,
       overflowSeries: this.overflowSeries, webhooks: this.webhooks, decisions: { ...this.decisionCounts },
     };
   }
@@ -95,7 +101,7 @@ class EventTimeEngine implements Engine {
       case 'request': this.onRequest(e); break;
       case 'log': this.onLog(e); break;
       case 'metric': this.onMetric(e); break;
-      case 'deploy': this.onDeploy(e); break;
+      case 'deploy': this.deploys++; this.onDeploy(e); break;
       case 'webhook': this.webhooks++; break;
     }
     if (e.ts > this.maxTs) {
@@ -120,6 +126,7 @@ class EventTimeEngine implements Engine {
       return undefined;
     }
     if (Number.isNaN(this.closedSlot)) this.closedSlot = s - 1;
+    this.windowed++;
     return s;
   }
 
@@ -317,6 +324,7 @@ class EventTimeEngine implements Engine {
     }
     const alpha = j.familyAlpha / Math.max(1, tests);
     for (const { judgment, candidates } of perJudgment) this.updateFindings(judgment, candidates, alpha, ts);
+    for (const { judgment } of perJudgment) this.noteFleetWide(judgment, slot, ts);
     for (const { judgment } of perJudgment) this.updateVerdict(judgment, list, ts);
   }
 
@@ -396,6 +404,36 @@ class EventTimeEngine implements Engine {
     }
   }
 
+  /**
+   * Says so (once per episode) when errors rose on the canary and on its comparison alike:
+   * the reason the canary is not blamed, for the people who saw the errors elsewhere.
+   */
+  private noteFleetWide(judgment: Judgment, slot: number, ts: number): void {
+    const cum = judgment.state.series.get('e|*');
+    if (!cum || Number.isNaN(cum.first)) return;
+    const recentSlots = Math.round(this.cfg.judge.recentMs / this.sliceMs);
+    const split = slot - recentSlots;
+    if (split - cum.first < recentSlots) return;
+    const recent = countTestFromSums(cum.sum(split + 1, slot, new Float64Array(COUNT_FIELDS)));
+    const before = countTestFromSums(cum.sum(cum.first, split, new Float64Array(COUNT_FIELDS)));
+    const rose = (x: number, n: number, x0: number, n0: number): boolean =>
+      n > 0 && n0 > 0 && x >= 5 && x / n >= Math.max(3 * (x0 / n0), x0 / n0 + 0.01);
+    const canaryRose = rose(recent.x1, recent.n1, before.x1, before.n1);
+    const fleetRose = rose(recent.x0, recent.n0, before.x0, before.n0);
+    const blamed = [...judgment.findings.values()].some((f) => f.signal === 'errors');
+    if (canaryRose && fleetRose && !blamed && !judgment.fleetWideNoted) {
+      judgment.fleetWideNoted = true;
+      this.out({
+        type: 'suppressed', ts: isoTime(ts), service: judgment.service, versions: [judgment.version],
+        what: `${judgment.service} 5xx ratio rose on ${judgment.version} (${percent(recent.x1 / recent.n1)}) and on ${judgment.comparedWith} (${percent(recent.x0 / recent.n0)}) in the same minutes`,
+        why: 'fleet-wide',
+        detail: `not blamed on ${judgment.version}: the comparison degraded the same way at the same time`,
+      });
+    } else if (!fleetRose && judgment.fleetWideNoted) {
+      judgment.fleetWideNoted = false;
+    }
+  }
+
   private updateVerdict(judgment: Judgment, all: readonly Judgment[], ts: number): void {
     const j = this.cfg.judge;
     const confirmed = judgment.confirmedFindings();
@@ -454,6 +492,10 @@ class EventTimeEngine implements Engine {
     const oldest = slot - this.ringSize;
     for (const win of this.services.values()) for (const c of win.allCohorts()) c.signatures.prune(oldest);
   }
+}
+
+function percent(x: number): string {
+  return `${(x * 100).toFixed(x >= 0.1 ? 0 : 1)}%`;
 }
 
 function judgmentKey(service: string, version: string): string {

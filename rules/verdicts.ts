@@ -31,6 +31,8 @@ export class Judgment {
   readonly findings = new Map<string, ActiveFinding>();
   /** True once the version left (rolled back, finished, promoted): no more judging. */
   ended = false;
+  /** True while a fleet-wide rise of errors has been reported and not yet ended. */
+  fleetWideNoted = false;
   state = new JudgeState('', 0);
   /** Requests and other samples seen by the judge so far (the evidence). */
   evidence = 0;
