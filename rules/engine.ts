@@ -11,7 +11,7 @@ import type { RulesConfig } from './config.js';
 import { setSketchAccuracy } from './aggregate.js';
 import { DeployRegistry, UNKNOWN_VERSION, type LifecycleChange, type VersionInfo } from './registry.js';
 import { type Cohort, type Flavor, OVERFLOW_ROUTE, ServiceWindows, SliceRing } from './window.js';
-import { type Candidate, type Comparison, JudgeState, judgeWindows, summarise } from './judge.js';
+import { type Candidate, type Comparison, type Effect, JudgeState, judgeWindows, summarise } from './judge.js';
 import { COUNT_FIELDS, countTestFromSums } from './stats.js';
 import { Judgment, duration } from './verdicts.js';
 import { IncidentBook } from './incidents.js';
@@ -367,11 +367,11 @@ class EventTimeEngine implements Engine {
   }
 
   private updateFindings(judgment: Judgment, candidates: readonly Candidate[], alpha: number, ts: number): void {
-    const best = new Map<string, { c: Candidate; effect: NonNullable<ReturnType<Candidate['describe']>> }>();
-    for (const c of candidates) {
-      if (!(c.p <= alpha)) continue;
-      const prior = best.get(c.key);
-      if (prior && prior.c.p <= c.p) continue;
+    // Per key, the strongest window whose effect holds up (describe is the costly part: only for the significant).
+    const significant = candidates.filter((c) => c.p <= alpha).sort((a, b) => a.p - b.p || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const best = new Map<string, { c: Candidate; effect: Effect }>();
+    for (const c of significant) {
+      if (best.has(c.key)) continue;
       const effect = c.describe();
       if (effect) best.set(c.key, { c, effect });
     }

@@ -96,9 +96,11 @@ export class IncidentBook {
       const k = `${j.version}|${f.key}`;
       if (inc.told.has(k)) continue;
       inc.told.add(k);
+      if (SEVERITY_RANK[f.effect.severity] > SEVERITY_RANK[inc.severity]) inc.severity = f.effect.severity;
+      // More routes showing a signal already told are detail for the verdict, not news for people.
+      if (!newVersion && inc.signals.has(f.signal)) continue;
       inc.signals.add(f.signal);
       news.push(`${j.version}: ${f.effect.summary}`);
-      if (SEVERITY_RANK[f.effect.severity] > SEVERITY_RANK[inc.severity]) inc.severity = f.effect.severity;
     }
     if (news.length === 0 && !newVersion) return;
     const signals = [...inc.signals];
@@ -106,7 +108,7 @@ export class IncidentBook {
       type: 'update', ts: isoTime(ts), incident: inc.id, service: j.service, versions: [...inc.versions], signals,
       summary: newVersion
         ? `${j.version} fails the same way: ${this.summary(j.service, inc.versions, signals, j.release, confirmed[0]?.effect.summary)}`
-        : `more evidence on ${j.version}: ${news.length} new finding${news.length > 1 ? 's' : ''}`,
+        : `${j.version} also regresses in ${[...new Set(confirmed.filter((f) => news.some((n) => n.endsWith(f.effect.summary))).map((f) => SIGNAL_WORDS[f.signal]))].join(' and ')}`,
       reasons: news,
     });
   }

@@ -86,6 +86,19 @@ export class Cumulative {
     this.last = slot;
   }
 
+  /** The summary of the single slice `t` (zero outside what was summed) into `out`. */
+  at(t: number, out: Float64Array): Float64Array {
+    if (Number.isNaN(this.first) || t < this.first || t > this.last) return out.fill(0);
+    const b = this.base(t);
+    if (t === this.first) {
+      for (let f = 0; f < this.fields; f++) out[f] = this.sums[b + f] as number;
+    } else {
+      const p = this.base(t - 1);
+      for (let f = 0; f < this.fields; f++) out[f] = (this.sums[b + f] as number) - (this.sums[p + f] as number);
+    }
+    return out;
+  }
+
   /** Sum over slices [from, to] (clipped to what was summed) into `out`. */
   sum(from: number, to: number, out: Float64Array): Float64Array {
     out.fill(0);
@@ -310,19 +323,26 @@ export function judgeWindows(
   const vec = new Float64Array(COUNT_FIELDS);
   const rvec = new Float64Array(RANK_FIELDS);
 
-  /** Per-slice contributions of a test over [from, to]. */
-  const slices = (cum: Cumulative, from: number): { slot: number; v: Float64Array }[] => {
-    const list: { slot: number; v: Float64Array }[] = [];
-    for (let t = Math.max(from, cum.first); t <= to; t++) list.push({ slot: t, v: cum.sum(t, t, new Float64Array(cum.fields)).slice() });
-    return list;
-  };
-  /** The window's sum without its worst slices (largest positive excess), as one vector. */
+  /**
+   * The window's sum without its worst slices (largest positive excess), as one vector,
+   * with the slices left out. Reads slice summaries in place; keeps the top few by insertion.
+   */
   const trimmed = (cum: Cumulative, from: number, excess: (v: Float64Array) => number): { v: Float64Array; dropped: Set<number> } => {
     const total = cum.sum(from, to, new Float64Array(cum.fields));
-    const worst = slices(cum, from).map((s) => ({ s, e: excess(s.v) })).filter((x) => x.e > 0)
-      .sort((a, b) => b.e - a.e || a.s.slot - b.s.slot).slice(0, drop);
-    for (const w of worst) for (let f = 0; f < cum.fields; f++) total[f] = (total[f] as number) - (w.s.v[f] as number);
-    return { v: total, dropped: new Set(worst.map((w) => w.s.slot)) };
+    const one = new Float64Array(cum.fields);
+    const worst: { slot: number; e: number }[] = [];
+    for (let t = Math.max(from, cum.first); t <= to && drop > 0; t++) {
+      const e = excess(cum.at(t, one));
+      if (!(e > 0) || (worst.length === drop && e <= (worst[drop - 1] as { e: number }).e)) continue;
+      let i = worst.length < drop ? worst.length : drop - 1;
+      while (i > 0 && (worst[i - 1] as { e: number }).e < e) { worst[i] = worst[i - 1] as { slot: number; e: number }; i--; }
+      worst[i] = { slot: t, e };
+    }
+    for (const w of worst) {
+      cum.at(w.slot, one);
+      for (let f = 0; f < cum.fields; f++) total[f] = (total[f] as number) - (one[f] as number);
+    }
+    return { v: total, dropped: new Set(worst.map((w) => w.slot)) };
   };
   const countExcess = (v: Float64Array): number => (v[1] as number) - (v[4] as number);
   const rankExcess = (v: Float64Array): number => (v[0] as number) / Math.sqrt((v[1] as number) || 1);

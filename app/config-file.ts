@@ -1,0 +1,220 @@
+/**
+ * Config files: YAML in, the judge's settings out. Every problem in a file is reported
+ * at once, each as `KEY.PATH: what is wrong`, so that a user fixes a file in one pass.
+ */
+import { readFile } from 'node:fs/promises';
+import { parseDocument } from 'yaml';
+import { z } from 'zod';
+import { rulesSchema, type RulesConfig } from '../rules/config.js';
+import { InputError } from '../ingest/lines.js';
+
+/** A config file that does not hold valid settings; `problems` lists every one. */
+export class ConfigError extends Error {
+  /** Loading the same file again gives the same problems. */
+  readonly retriable = false;
+  constructor(
+    readonly origin: string,
+    readonly problems: readonly string[],
+  ) {
+    super(`invalid config ${origin}:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Reads and validates a YAML config file; throws InputError when unreadable, ConfigError when invalid. */
+export async function loadConfigFile(path: string): Promise<RulesConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new InputError(path, err);
+  }
+  return parseConfigText(text, path);
+}
+
+/** Validates YAML config text; throws ConfigError naming `origin` when invalid. */
+export function parseConfigText(text: string, origin = 'config'): RulesConfig {
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      origin,
+      doc.errors.map((e) => {
+        const at = e.linePos?.[0];
+        // The library appends its own position and a code excerpt; keep the sentence alone.
+        const message = firstLine(e.message).replace(/ at line \d+, column \d+:?$/, '');
+        return at === undefined ? message : `line ${at.line}, column ${at.col}: ${message}`;
+      }),
+    );
+  }
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    // Unresolved aliases and alias bombs surface only here.
+    throw new ConfigError(origin, [err instanceof Error ? err.message : String(err)]);
+  }
+  const result = rulesSchema.safeParse(withoutNulls(raw ?? {}));
+  if (!result.success) throw new ConfigError(origin, configProblems(result.error, raw));
+  return result.data;
+}
+
+/** Problems of a failed settings parse, one line each, in the `KEY.PATH: what is wrong` form. */
+export function configProblems(error: z.ZodError, raw: unknown): readonly string[] {
+  const problems: string[] = [];
+  for (const issue of error.issues) {
+    const node = schemaAt(rulesSchema, issue.path);
+    if (issue.code === 'unrecognized_keys') {
+      const allowed = node instanceof z.ZodObject ? Object.keys(node.shape).join(', ') : '';
+      for (const key of issue.keys) {
+        problems.push(`${keyPath([...issue.path, key])}: unknown key (allowed: ${allowed})`);
+      }
+      continue;
+    }
+    const value = valueAt(raw, issue.path);
+    problems.push(`${keyPath(issue.path)}: ${whatIsWrong(issue, node, value)}`);
+  }
+  return problems;
+}
+
+function whatIsWrong(issue: z.core.$ZodIssue, node: z.ZodType | undefined, value: unknown): string {
+  const expected = node === undefined ? undefined : describe(node);
+  switch (issue.code) {
+    case 'invalid_type':
+      if (value === undefined) return expected === undefined ? 'missing' : `missing (expected ${expected})`;
+      return `expected ${expected ?? issue.expected}, got ${shown(value)}`;
+    case 'too_small':
+    case 'too_big':
+      if (node instanceof z.ZodNumber) return `must be ${numberBounds(node, true)}, got ${shown(value)}`;
+      if (node instanceof z.ZodArray) return `must be ${describe(node)}`;
+      if (node instanceof z.ZodString) return `must be ${describe(node)}, got ${shown(value)}`;
+      return issue.message;
+    case 'invalid_value':
+      return `invalid value ${shown(value)} (allowed: ${issue.values.map(String).join(', ')})`;
+    default:
+      return issue.message;
+  }
+}
+
+/** Plain words for what a schema node accepts. */
+function describe(node: z.ZodType): string {
+  if (node instanceof z.ZodNumber) return numberBounds(node, false);
+  if (node instanceof z.ZodString) return (node.minLength ?? 0) > 0 ? 'a non-empty string' : 'a string';
+  if (node instanceof z.ZodEnum) return `one of ${node.options.map(String).join(', ')}`;
+  if (node instanceof z.ZodArray) {
+    const min = arrayMin(node);
+    const items = `a list of ${plural(describe(node.element as z.ZodType))}`;
+    return min > 0 ? `${items} with at least ${min} ${min === 1 ? 'entry' : 'entries'}` : items;
+  }
+  if (node instanceof z.ZodObject) return `a mapping with keys ${Object.keys(node.shape).join(', ')}`;
+  if (node instanceof z.ZodBoolean) return 'true or false';
+  return 'a valid value';
+}
+
+/**
+ * A number's bounds in words: "a positive integer", "an integer >= 0", "a number > 0 and < 1".
+ * With `boundsOnly` the bare comparison is returned where one exists ("> 0 and < 1"), as it reads better after "must be".
+ */
+function numberBounds(node: z.ZodNumber, boundsOnly: boolean): string {
+  let lower: { value: number; inclusive: boolean } | undefined;
+  let upper: { value: number; inclusive: boolean } | undefined;
+  let integer = false;
+  for (const check of node._zod.def.checks ?? []) {
+    const def = check._zod.def as { check: string; value?: unknown; inclusive?: boolean; format?: string };
+    if (def.check === 'number_format' && def.format !== undefined && /int/.test(def.format)) integer = true;
+    if (def.check === 'greater_than' && typeof def.value === 'number') lower = { value: def.value, inclusive: def.inclusive === true };
+    if (def.check === 'less_than' && typeof def.value === 'number') upper = { value: def.value, inclusive: def.inclusive === true };
+  }
+  if (integer && upper === undefined && lower !== undefined) {
+    if ((lower.value === 0 && !lower.inclusive) || (lower.value === 1 && lower.inclusive)) return 'a positive integer';
+  }
+  const parts: string[] = [];
+  if (lower !== undefined) parts.push(`${lower.inclusive ? '>=' : '>'} ${lower.value}`);
+  if (upper !== undefined) parts.push(`${upper.inclusive ? '<=' : '<'} ${upper.value}`);
+  const bounds = parts.join(' and ');
+  const kind = integer ? 'an integer' : 'a number';
+  if (bounds === '') return kind;
+  return boundsOnly && !integer ? bounds : `${kind} ${bounds}`;
+}
+
+function arrayMin(node: z.ZodArray): number {
+  for (const check of node._zod.def.checks ?? []) {
+    const def = check._zod.def as { check: string; minimum?: unknown };
+    if (def.check === 'min_length' && typeof def.minimum === 'number') return def.minimum;
+  }
+  return 0;
+}
+
+function plural(description: string): string {
+  return description
+    .replace(/^an? positive integer/, 'positive integers')
+    .replace(/^an integer/, 'integers')
+    .replace(/^a number/, 'numbers')
+    .replace(/^a non-empty string/, 'non-empty strings')
+    .replace(/^a string/, 'strings');
+}
+
+/** The schema node at a path, looking through defaults and optionals. */
+function schemaAt(root: z.ZodType, path: readonly PropertyKey[]): z.ZodType | undefined {
+  let node: z.ZodType | undefined = unwrap(root);
+  for (const key of path) {
+    if (node instanceof z.ZodObject && typeof key === 'string') node = node.shape[key] as z.ZodType | undefined;
+    else if (node instanceof z.ZodArray && typeof key === 'number') node = node.element as z.ZodType;
+    else return undefined;
+    node = node === undefined ? undefined : unwrap(node);
+  }
+  return node;
+}
+
+function unwrap(node: z.ZodType): z.ZodType {
+  let current = node;
+  while (current instanceof z.ZodDefault || current instanceof z.ZodOptional || current instanceof z.ZodNullable) {
+    current = current.unwrap() as z.ZodType;
+  }
+  return current;
+}
+
+function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
+  let value = raw;
+  for (const key of path) {
+    if (typeof value !== 'object' || value === null) return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
+}
+
+/** `judge.windowsMs[1]`; the empty path is the file as a whole. */
+function keyPath(path: readonly PropertyKey[]): string {
+  let text = '';
+  for (const key of path) {
+    if (typeof key === 'number') text += `[${key}]`;
+    else text += text === '' ? String(key) : `.${String(key)}`;
+  }
+  return text === '' ? '(top level)' : text;
+}
+
+function shown(value: unknown): string {
+  if (value === null) return 'null (no value)';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  const text = typeof value === 'string' ? JSON.stringify(value) : String(value);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+function firstLine(text: string): string {
+  const end = text.indexOf('\n');
+  return end < 0 ? text : text.slice(0, end);
+}
+
+/**
+ * A key written with no value (`judge:` with every child commented out) means "use the
+ * defaults", which for zod is an absent key.
+ */
+function withoutNulls(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutNulls);
+  if (typeof value !== 'object' || value === null) return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, child] of Object.entries(value)) {
+    if (child !== null) Object.defineProperty(out, key, { value: withoutNulls(child), enumerable: true, writable: true, configurable: true });
+  }
+  return out;
+}
