@@ -4,7 +4,7 @@
  * what lets slices be combined into windows in any grouping.
  */
 import { DDSketch } from '@datadog/sketches-js';
-import { type CountStratum, type RankContribution, NO_RANK, rankContribution, rankFromU } from './stats.js';
+import { type RankContribution, NO_RANK, rankContribution, rankFromU } from './stats.js';
 
 /** Requests, errors and the latency distribution of a set of requests. */
 export interface RequestAggregate {
@@ -155,42 +155,19 @@ export function rankOfSketches(c1: readonly DDSketch[], c0: readonly DDSketch[])
   return rankFromU(u, t1.n, t0.n, tie);
 }
 
-/**
- * Exceedance of the pooled `q` quantile: how many canary and comparison values lie above
- * the quantile of both together. The threshold comes from the pooled values, so under no
- * difference the canary's share above it is its share of the values.
- */
-export function exceedanceOfSketches(c1: readonly DDSketch[], c0: readonly DDSketch[], q: number): CountStratum | undefined {
-  if (!nonNegative(c1) || !nonNegative(c0)) {
-    const m1 = merged(c1), m0 = merged(c0);
-    if (!m1 || !m0 || m1.count === 0 || m0.count === 0) return undefined;
-    const threshold = quantile(mergeSketchInto(mergeSketchInto(undefined, m1), m0), q);
-    return { n1: m1.count, x1: countAbove(m1, threshold), n0: m0.count, x0: countAbove(m0, threshold) };
-  }
-  const t1 = totals(c1), t0 = totals(c0);
-  if (t1.n === 0 || t0.n === 0) return undefined;
-  const rank = q * (t1.n + t0.n - 1);
-  const [lo, hi] = keyRange([...c1, ...c0]);
-  // Same rank rule as the sketch's own quantile: the first bin whose running count passes the rank.
-  let cum = t1.zeros + t0.zeros;
-  let threshold = lo - 1;
-  if (cum <= rank) {
-    threshold = hi;
-    for (let k = lo; k <= hi; k++) {
-      cum += binAt(c1, k) + binAt(c0, k);
-      if (cum > rank) { threshold = k; break; }
-    }
-  }
-  let x1 = 0, x0 = 0;
-  for (let k = threshold + 1; k <= hi; k++) { x1 += binAt(c1, k); x0 += binAt(c0, k); }
-  return { n1: t1.n, x1, n0: t0.n, x0 };
+/** The bin key of a sketch's `q` quantile; -Infinity when that quantile is zero or below. */
+export function quantileKey(s: DDSketch, q: number): number {
+  const v = s.getValueAtQuantile(q);
+  return v > 0 ? s.mapping.key(v) : -Infinity;
 }
 
-/** Count of a sketch's values above a threshold value. */
-function countAbove(s: DDSketch, threshold: number): number {
-  const { keys, counts } = sketchBins(s);
-  const tKey = threshold > 0 ? s.mapping.key(threshold) : threshold === 0 ? -1e9 + 1e8 : -1e9 - s.mapping.key(-threshold);
+/** How many values of the sketches lie in bins above `key` (zero and negative values never do). */
+export function countAboveKey(sketches: readonly DDSketch[], key: number): number {
   let above = 0;
-  for (let i = 0; i < keys.length; i++) if ((keys[i] as number) > tKey) above += counts[i] as number;
+  for (const s of sketches) {
+    const st = s.store;
+    if (st.count === 0) continue;
+    for (let k = Math.max(key + 1, st.minKey); k <= st.maxKey; k++) above += st.bins[k - st.offset] ?? 0;
+  }
   return above;
 }

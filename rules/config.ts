@@ -34,14 +34,18 @@ export const judgeSchema = z.strictObject({
   windowsMs: z.array(positiveMs).min(1).default([3 * 60_000, 10 * 60_000]),
   /** Family-wise false-alarm probability per evaluation, split over all tests (Bonferroni). */
   familyAlpha: probability.default(1e-4),
-  /** A finding must hold in every evaluation for this long before it fails a release. */
+  /** A finding must hold in every evaluation for at least this long before it fails a release. */
   persistMs: z.number().int().nonnegative().default(60_000),
-  /** Bursts up to this long are discounted: an effect must still clear its floor without the worst slices of this total length. */
+  /**
+   * Bursts up to this long do not fail a release: a finding is confirmed only by the data
+   * that comes more than this long after it was first seen, tested on its own at confirmAlpha.
+   */
   blipMs: z.number().int().nonnegative().default(30_000),
-  /** Without its worst burst (see blipMs) a finding must still be significant at this level. */
   confirmAlpha: probability.default(0.01),
+  /** A signal that already failed a sibling canary of the same release fails this one at this p-value. */
+  siblingAlpha: probability.default(1e-3),
   /** A finding holds only while the canary is still worse over this most recent stretch. */
-  recentMs: positiveMs.default(120_000),
+  recentMs: positiveMs.default(60_000),
   /** A canary needs this much traffic and age before it can PASS. */
   minCanaryRequests: z.number().int().nonnegative().default(300),
   minCanaryAgeMs: z.number().int().nonnegative().default(5 * 60_000),

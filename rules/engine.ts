@@ -42,6 +42,12 @@ export interface Engine {
 /** Where decisions go. */
 export type DecisionSink = (decision: Decision) => void;
 
+/** Odds a sibling canary's own count must give "the shared bug" over "no difference" to be blamed with it. */
+const SHARED_BUG_ODDS = 100;
+
+/** Past a transient finding, data this unremarkable (p-value at least this) marks it a burst. */
+const BURST_CLEAN_P = 0.2;
+
 /** Route of request events that carry none. */
 const NO_ROUTE = '(none)';
 /** Signature that collects error messages past the per-service cap. */
@@ -319,11 +325,12 @@ class EventTimeEngine implements Engine {
         judgment.evidence = judgment.state.canaryEvidence;
         judgment.baselineEvidence = judgment.state.comparisonEvidence;
       }
-      tests += candidates.length;
+      for (const c of candidates) tests += c.weight;
       perJudgment.push({ judgment, candidates });
     }
-    const alpha = j.familyAlpha / Math.max(1, tests);
-    for (const { judgment, candidates } of perJudgment) this.updateFindings(judgment, candidates, alpha, ts);
+    const alpha = j.familyAlpha / Math.max(1, tests);  // per unit of weight
+    for (const { judgment, candidates } of perJudgment) this.updateFindings(judgment, candidates, alpha, slot, ts);
+    for (const { judgment, candidates } of perJudgment) this.corroborate(judgment, candidates, perJudgment, slot, ts);
     for (const { judgment } of perJudgment) this.noteFleetWide(judgment, slot, ts);
     for (const { judgment } of perJudgment) this.updateVerdict(judgment, list, ts);
   }
@@ -366,41 +373,100 @@ class EventTimeEngine implements Engine {
     return undefined;
   }
 
-  private updateFindings(judgment: Judgment, candidates: readonly Candidate[], alpha: number, ts: number): void {
+  private updateFindings(judgment: Judgment, candidates: readonly Candidate[], alpha: number, slot: number, ts: number): void {
     // Per key, the strongest window whose effect holds up (describe is the costly part: only for the significant).
-    const significant = candidates.filter((c) => c.p <= alpha).sort((a, b) => a.p - b.p || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const significant = candidates.filter((c) => c.p <= alpha * c.weight).sort((a, b) => a.p - b.p || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     const best = new Map<string, { c: Candidate; effect: Effect }>();
     for (const c of significant) {
       if (best.has(c.key)) continue;
       const effect = c.describe();
       if (effect) best.set(c.key, { c, effect });
     }
-    const graceMs = 2 * this.cfg.judge.evaluateEveryMs;
+    // A finding near its threshold flickers; it ends only after a recent-stretch without it.
+    const graceMs = Math.max(2 * this.cfg.judge.evaluateEveryMs, this.cfg.judge.recentMs);
     for (const [key, { c, effect }] of best) {
       const f = judgment.findings.get(key);
       if (f) {
         f.effect = effect;
         f.p = c.p;
         f.lastTs = ts;
+        f.confirmP = c.confirmP;
       } else {
-        judgment.findings.set(key, { key, signal: c.signal, route: c.route, effect, p: c.p, sinceTs: ts, lastTs: ts, confirmed: false });
+        judgment.findings.set(key, {
+          key, signal: c.signal, route: c.route, effect, p: c.p, sinceTs: ts, sinceSlot: slot, lastTs: ts, confirmed: false, confirmP: c.confirmP,
+        });
       }
     }
+    // Persistence is judged on data, not on evaluations: past the persistence time, the
+    // slices that came after the finding was first seen (and after any burst that could
+    // have caused it) must show the regression on their own.
+    const j = this.cfg.judge;
+    const burstSlots = Math.ceil(j.blipMs / this.sliceMs);
     for (const [key, f] of judgment.findings) {
       if (f.lastTs === ts) {
-        if (!f.confirmed && ts - f.sinceTs >= this.cfg.judge.persistMs) f.confirmed = true;
+        if (!f.confirmed && ts - f.sinceTs >= j.persistMs && (!f.confirmP || f.confirmP(f.sinceSlot + burstSlots + 1) <= j.confirmAlpha)) {
+          f.confirmed = true;
+        }
         continue;
       }
       if (ts - f.lastTs <= graceMs && !f.confirmed) continue;
       judgment.findings.delete(key);
+      // When what came after the first sighting showed no sign of it, the episode was a
+      // burst: its slices are not judged again for that signal on any route (a long window
+      // would otherwise keep finding it). Weaker but real evidence is kept.
+      if (!f.confirmed && f.confirmP && f.confirmP(f.sinceSlot + burstSlots + 1) >= BURST_CLEAN_P) {
+        judgment.state.restartSignal(f.signal, slot);
+      }
       // Only a finding that could have paged is worth a record; detail of a failed release is not.
       if (!f.confirmed && judgment.verdict !== 'FAIL') {
         this.out({
           type: 'suppressed', ts: isoTime(ts), service: judgment.service, versions: [judgment.version],
           what: `${judgment.version}: ${f.effect.summary}`, why: 'transient',
-          detail: `held ${duration(f.lastTs - f.sinceTs)}, less than the ${duration(this.cfg.judge.persistMs)} a regression must persist`,
+          detail: `held ${duration(f.lastTs - f.sinceTs)}; a regression must persist ${duration(j.persistMs)} and show again in the data that follows`,
         });
       }
+    }
+  }
+
+  /**
+   * Parallel canaries of one release share their code: once one of them failed on a
+   * signal, the same signal on a sibling needs far less evidence to be believed (one
+   * shared bug, not a coincidence), so it fails the sibling without waiting.
+   */
+  private corroborate(judgment: Judgment, candidates: readonly Candidate[], all: readonly { judgment: Judgment; candidates: readonly Candidate[] }[], slot: number, ts: number): void {
+    if (judgment.release === undefined || judgment.verdict === 'FAIL') return;
+    const failed = all.filter((o) => o.judgment !== judgment && o.judgment.release === judgment.release && o.judgment.verdict === 'FAIL');
+    const failedKeys = new Set(failed.flatMap((o) => o.judgment.confirmedFindings().map((f) => f.key)));
+    if (failedKeys.size === 0) return;
+    const confirm = (c: Candidate, effect: Effect): void => {
+      const held = judgment.findings.get(c.key);
+      judgment.findings.set(c.key, {
+        key: c.key, signal: c.signal, route: c.route, effect, p: c.p, sinceTs: held?.sinceTs ?? ts, sinceSlot: held?.sinceSlot ?? slot,
+        lastTs: ts, confirmed: true, confirmP: c.confirmP,
+      });
+    };
+    for (const c of [...candidates].sort((a, b) => a.p - b.p)) {
+      if (!failedKeys.has(c.key) || judgment.findings.get(c.key)?.confirmed) continue;
+      if (c.p <= this.cfg.judge.siblingAlpha) {
+        const effect = c.describe();
+        if (effect) { confirm(c, effect); continue; }
+      }
+      if (!c.counts || c.p > 0.05) continue;
+      // Which is likelier for this canary's count: the failed siblings' ratio, or none at all?
+      // A likelihood ratio of 100 to 1 for the shared bug blames it; a clean sibling's count
+      // is always likelier under "none", so the one bad canary of a release never drags the rest in.
+      let obs = 0, exp = 0;
+      for (const o of failed) {
+        const best = o.candidates.filter((x) => x.key === c.key && x.counts).sort((a, b) => a.p - b.p)[0];
+        if (best?.counts) { obs += best.counts.observed; exp += best.counts.expected; }
+      }
+      const ratio = exp > 0 ? obs / exp : 0;
+      const { observed: x, expected: e } = c.counts;
+      if (!(ratio > 1) || !(x > e)) continue;
+      const logLikelihoodRatio = x * Math.log(ratio) - e * (ratio - 1);
+      if (logLikelihoodRatio < Math.log(SHARED_BUG_ODDS)) continue;
+      const effect = c.describe(false);
+      if (effect) confirm(c, effect);
     }
   }
 

@@ -14,7 +14,7 @@ import {
   type CountStratum, type CountTest, type RankContribution, COUNT_FIELDS, NO_RANK, addCountStratum, addRank,
   countTestFromSums, rankTestP,
 } from './stats.js';
-import { exceedanceOfSketches, mergeSketchInto, quantile, rankOfSketches } from './aggregate.js';
+import { countAboveKey, mergeSketchInto, quantile, quantileKey, rankOfSketches } from './aggregate.js';
 import type { Cohort, SliceRing } from './window.js';
 
 /** What a finding is about. */
@@ -27,9 +27,24 @@ export interface Candidate {
   readonly signal: Signal;
   readonly route: string | undefined;
   readonly p: number;
+  /**
+   * Share of the false-alarm budget (weighted Bonferroni): the service-wide tests that
+   * catch most regressions get more of it than the many per-route and per-message ones.
+   */
+  readonly weight: number;
   readonly windowMs: number;
-  /** Checks robustness and the effect floors and writes the sentence; undefined when the effect does not hold up. */
-  readonly describe: () => Effect | undefined;
+  /** For count tests: the canary's events and how many it would have had without a difference. */
+  readonly counts?: { readonly observed: number; readonly expected: number };
+  /**
+   * The test's p-value on the slices from `slot` to now alone: new evidence since a finding
+   * was first seen, which a short burst that is over cannot give. Absent for history tests.
+   */
+  readonly confirmP?: (slot: number) => number;
+  /**
+   * Checks the effect floors (and, when `robust`, that the canary is still worse over the
+   * most recent stretch) and writes the sentence; undefined when it does not hold up.
+   */
+  readonly describe: (robust?: boolean) => Effect | undefined;
 }
 
 /** A practically relevant effect, in words and numbers. */
@@ -119,12 +134,28 @@ export class Cumulative {
 /** The judge's memory for one judgment: per-test prefix sums, built slice by slice. */
 export class JudgeState {
   readonly series = new Map<string, Cumulative>();
+  /**
+   * Per signal, the last slice of an episode that ended as a burst: its evidence was judged
+   * transient, so later windows of that signal's tests start after it.
+   */
+  readonly restartAfter = new Map<Signal, number>();
   /** Last slice summarised. */
   lastSlot = Number.NaN;
+  /**
+   * Tail thresholds per route (and `*`): the comparison's p95 and p99 bin keys over its
+   * recent past, refreshed every minute. Fixed before a slice is looked at, so canary and
+   * comparison values in that slice are exchangeable under no difference.
+   */
+  readonly tailRefs = new Map<string, { slot: number; k95: number; k99: number } | undefined>();
   /** Requests (and metric samples) of the canary and of the comparison since the judgment began. */
   canaryEvidence = 0;
   comparisonEvidence = 0;
   constructor(readonly signature: string, readonly ringSize: number) {}
+
+  /** Discards the evidence of one signal up to slice `slot` (a burst that is over). */
+  restartSignal(signal: Signal, slot: number): void {
+    this.restartAfter.set(signal, Math.max(slot, this.restartAfter.get(signal) ?? slot));
+  }
 
   cumulative(key: string, fields: number): Cumulative {
     let c = this.series.get(key);
@@ -134,6 +165,12 @@ export class JudgeState {
 }
 
 const RANK_FIELDS = 6;
+/** Budget weights: service-wide errors and latency, service-wide tails and metrics, everything else. */
+const MAIN_WEIGHT = 5;
+const TAIL_WEIGHT = 2;
+/** How far back the comparison's tail thresholds look, and how many values they need. */
+const REFERENCE_MS = 10 * 60_000;
+const MIN_REFERENCE = 200;
 
 function rankVector(c: RankContribution, out: Float64Array): Float64Array {
   out[0] = c.excess; out[1] = c.variance; out[2] = c.n1; out[3] = c.n0; out[4] = c.u; out[5] = c.pairs;
@@ -237,6 +274,25 @@ export function summarise(state: JudgeState, cmp: Comparison, to: number, cfg: R
     addCountStratum(count, c);
     state.cumulative(key, COUNT_FIELDS).append(t, count);
   };
+  const refSlots = Math.max(1, Math.round(REFERENCE_MS / cfg.window.sliceMs));
+  const refreshSlots = Math.max(1, Math.round(60_000 / cfg.window.sliceMs));
+  /** Exceedance strata of the slice against the comparison's own recent tail. */
+  const tails = (name: string, c1: readonly DDSketch[], c0: readonly DDSketch[], rings: () => SliceRing[]): void => {
+    let ref = state.tailRefs.get(name);
+    if (!ref || t - ref.slot >= refreshSlots) {
+      const from = Math.max(t - refSlots, cmp.startSlot - refSlots);
+      const past = sketchOver(rings(), from, t - 1);
+      ref = past && past.count >= MIN_REFERENCE ? { slot: t, k95: quantileKey(past, 0.95), k99: quantileKey(past, 0.99) } : undefined;
+      state.tailRefs.set(name, ref);
+      if (ref === undefined) state.tailRefs.delete(name);
+    }
+    if (!ref) return;
+    let n1 = 0, n0 = 0;
+    for (const s of c1) n1 += s.count;
+    for (const s of c0) n0 += s.count;
+    stratum({ n1, x1: countAboveKey(c1, ref.k95), n0, x0: countAboveKey(c0, ref.k95) }, `t95|${name}`);
+    stratum({ n1, x1: countAboveKey(c1, ref.k99), n0, x0: countAboveKey(c0, ref.k99) }, `t99|${name}`);
+  };
   let t = startAt;
   for (; t <= to; t++) {
     countAll.fill(0);
@@ -266,15 +322,13 @@ export function summarise(state: JudgeState, cmp: Comparison, to: number, cfg: R
       rankAll = addRank(rankAll, rank);
       if (perRoute) {
         state.cumulative(`l|${route}`, RANK_FIELDS).append(t, rankVector(rank, rankVec));
-        stratum(exceedanceOfSketches([c1], c0, 0.95), `t95|${route}`);
-        stratum(exceedanceOfSketches([c1], c0, 0.99), `t99|${route}`);
+        tails(route, [c1], c0, () => against);
       }
     }
     state.cumulative(`e|${ALL}`, COUNT_FIELDS).append(t, countAll);
     if (rankAll.pairs > 0) {
       state.cumulative(`l|${ALL}`, RANK_FIELDS).append(t, rankVector(rankAll, rankVec));
-      stratum(exceedanceOfSketches(canaryAll, againstAll, 0.95), `t95|${ALL}`);
-      stratum(exceedanceOfSketches(canaryAll, againstAll, 0.99), `t99|${ALL}`);
+      tails(ALL, canaryAll, againstAll, () => routes.flatMap((r) => ringsOf(cmp.against, r, false)));
     }
     // Error signatures: tracked from their first canary occurrence on; known ones never count.
     const sigs = canary.signatures.bySlot.get(t);
@@ -317,60 +371,48 @@ export function judgeWindows(
   }
   const j = cfg.judge;
   const sliceMs = cfg.window.sliceMs;
-  const drop = Math.round(j.blipMs / sliceMs);
   const recentFrom = to - Math.max(1, Math.round(j.recentMs / sliceMs)) + 1;
   const label = cmp.label;
   const vec = new Float64Array(COUNT_FIELDS);
   const rvec = new Float64Array(RANK_FIELDS);
-
-  /**
-   * The window's sum without its worst slices (largest positive excess), as one vector,
-   * with the slices left out. Reads slice summaries in place; keeps the top few by insertion.
-   */
-  const trimmed = (cum: Cumulative, from: number, excess: (v: Float64Array) => number): { v: Float64Array; dropped: Set<number> } => {
-    const total = cum.sum(from, to, new Float64Array(cum.fields));
-    const one = new Float64Array(cum.fields);
-    const worst: { slot: number; e: number }[] = [];
-    for (let t = Math.max(from, cum.first); t <= to && drop > 0; t++) {
-      const e = excess(cum.at(t, one));
-      if (!(e > 0) || (worst.length === drop && e <= (worst[drop - 1] as { e: number }).e)) continue;
-      let i = worst.length < drop ? worst.length : drop - 1;
-      while (i > 0 && (worst[i - 1] as { e: number }).e < e) { worst[i] = worst[i - 1] as { slot: number; e: number }; i--; }
-      worst[i] = { slot: t, e };
-    }
-    for (const w of worst) {
-      cum.at(w.slot, one);
-      for (let f = 0; f < cum.fields; f++) total[f] = (total[f] as number) - (one[f] as number);
-    }
-    return { v: total, dropped: new Set(worst.map((w) => w.slot)) };
-  };
   const countExcess = (v: Float64Array): number => (v[1] as number) - (v[4] as number);
-  const rankExcess = (v: Float64Array): number => (v[0] as number) / Math.sqrt((v[1] as number) || 1);
+  const rankExcess = (v: Float64Array): number => v[0] as number;
   /** Whether the canary is still worse in the most recent slices (no echo of an old burst). */
   const stillWorse = (cum: Cumulative, excess: (v: Float64Array) => number): boolean =>
     excess(cum.sum(recentFrom, to, new Float64Array(cum.fields))) > 0;
+  const countFrom = (cum: Cumulative) => (slot: number): number => {
+    const t = countTestFromSums(cum.sum(slot, to, new Float64Array(COUNT_FIELDS)));
+    return t.x1 > t.expected ? t.p : 1;
+  };
+  const rankFrom = (cum: Cumulative) => (slot: number): number => rankTestP(rankOf(cum.sum(slot, to, new Float64Array(RANK_FIELDS))));
+  const canaryRings = (route: string | undefined): SliceRing[] =>
+    (route === undefined ? [...cmp.canary.routes.keys()] : [route]).flatMap((r) => ringsOf([cmp.canary], r, false));
+  const againstRings = (route: string | undefined): SliceRing[] =>
+    (route === undefined ? [...cmp.canary.routes.keys()] : [route]).flatMap((r) => ringsOf(cmp.against, r, false));
 
-  for (const from of froms) {
-    const windowMs = (to - from + 1) * sliceMs;
+  const seen = new Set<string>();
+  for (const windowFrom of froms) {
     for (const [key, cum] of state.series) {
-      if (cum.last < from) continue;
       const bar = key.indexOf('|');
       const kind = key.slice(0, bar);
       const name = key.slice(bar + 1);
       const route = name === ALL ? undefined : name;
+      const restart = state.restartAfter.get(signalOf(kind));
+      const from = restart === undefined ? windowFrom : Math.max(windowFrom, restart + 1);
+      if (cum.last < from || from > to || seen.has(`${key}@${from}`)) continue;
+      seen.add(`${key}@${from}`);
+      const windowMs = (to - from + 1) * sliceMs;
       switch (kind) {
         case 'e': {
           const test = countTestFromSums(cum.sum(from, to, vec));
           if (test.x1 < j.minErrors || test.strata === 0) break;
           out.push({
-            key: `errors|${name}`, signal: 'errors', route, p: test.p, windowMs,
-            describe: () => {
-              // The effect must survive leaving out the worst burst, and still be there now.
-              const trim = countTestFromSums(trimmed(cum, from, countExcess).v);
-              if (trim.p > j.confirmAlpha || !stillWorse(cum, countExcess)) return undefined;
-              const floor = (t: CountTest): boolean =>
-                t.riskRatio >= j.minErrorRatio && t.x1 / t.n1 - t.alignedRatio0 >= j.minErrorRatioIncrease;
-              if (!floor(test) || !floor(trim)) return undefined;
+            key: `errors|${name}`, signal: 'errors', route, p: test.p, weight: route === undefined ? MAIN_WEIGHT : 1, windowMs,
+            counts: { observed: test.x1, expected: test.expected },
+            confirmP: countFrom(cum),
+            describe: (robust = true) => {
+              if (test.riskRatio < j.minErrorRatio || test.x1 / test.n1 - test.alignedRatio0 < j.minErrorRatioIncrease) return undefined;
+              if (robust && !stillWorse(cum, countExcess)) return undefined;
               return errorEffect(test, label, route, windowMs);
             },
           });
@@ -380,13 +422,12 @@ export function judgeWindows(
           const rank = rankOf(cum.sum(from, to, rvec));
           if (rank.n1 < j.minLatencySamples || rank.n0 < j.minLatencySamples) break;
           out.push({
-            key: `latency|${name}`, signal: 'latency', route, p: rankTestP(rank), windowMs,
-            describe: () => {
-              if (!stillWorse(cum, rankExcess) || rankTestP(rankOf(trimmed(cum, from, rankExcess).v)) > j.confirmAlpha) return undefined;
-              // Medians barely move for a short burst, so the floor on them needs no trimming.
-              const rs = route === undefined ? [...cmp.canary.routes.keys()] : [route];
-              const c1 = sketchOver(rs.flatMap((r) => ringsOf([cmp.canary], r, false)), from, to);
-              const c0 = sketchOver(rs.flatMap((r) => ringsOf(cmp.against, r, false)), from, to);
+            key: `latency|${name}`, signal: 'latency', route, p: rankTestP(rank), weight: route === undefined ? MAIN_WEIGHT : 1, windowMs,
+            confirmP: rankFrom(cum),
+            describe: (robust = true) => {
+              if (robust && !stillWorse(cum, rankExcess)) return undefined;
+              const c1 = sketchOver(canaryRings(route), from, to);
+              const c0 = sketchOver(againstRings(route), from, to);
               const m1 = quantile(c1, 0.5), m0 = quantile(c0, 0.5);
               const ratio = m1 / m0;
               if (!(ratio >= j.minLatencyRatio)) return undefined;
@@ -406,20 +447,15 @@ export function judgeWindows(
           const q = kind === 't99' ? 0.99 : 0.95;
           const qName = kind === 't99' ? 'p99' : 'p95';
           out.push({
-            key: `latency-tail|${qName}|${name}`, signal: 'latency-tail', route, p: test.p, windowMs,
-            describe: () => {
-              if (!stillWorse(cum, countExcess)) return undefined;
-              const trim = trimmed(cum, from, countExcess);
-              if (countTestFromSums(trim.v).p > j.confirmAlpha) return undefined;
-              const rs = route === undefined ? [...cmp.canary.routes.keys()] : [route];
-              const r1 = rs.flatMap((r) => ringsOf([cmp.canary], r, false));
-              const r0 = rs.flatMap((r) => ringsOf(cmp.against, r, false));
-              const c1 = sketchOver(r1, from, to), c0 = sketchOver(r0, from, to);
+            key: `latency-tail|${qName}|${name}`, signal: 'latency-tail', route, p: test.p, weight: route === undefined ? TAIL_WEIGHT : 1, windowMs,
+            counts: { observed: test.x1, expected: test.expected },
+            confirmP: countFrom(cum),
+            describe: (robust = true) => {
+              if (robust && !stillWorse(cum, countExcess)) return undefined;
+              const c1 = sketchOver(canaryRings(route), from, to), c0 = sketchOver(againstRings(route), from, to);
               const t1 = quantile(c1, q), t0 = quantile(c0, q);
               const ratio = t1 / t0;
-              // A tail made by one short burst is not a regression: without the worst slices it must move too.
-              const k1 = sketchOver(r1, from, to, trim.dropped), k0 = sketchOver(r0, from, to, trim.dropped);
-              if (!(ratio >= j.minTailRatio) || !(quantile(k1, q) / quantile(k0, q) >= j.minTailRatio)) return undefined;
+              if (!(ratio >= j.minTailRatio)) return undefined;
               return {
                 summary: `${qName} latency ${ms(t1)} vs ${ms(t0)} on ${label} (${times(ratio)}), median ${ms(quantile(c1, 0.5))} vs ${ms(quantile(c0, 0.5))}, ${where(route)}, ${test.n1} requests in ${minutes(windowMs)}`,
                 severity: ratio >= 3 ? 'critical' : 'warning',
@@ -434,10 +470,11 @@ export function judgeWindows(
           const test = countTestFromSums(cum.sum(from, to, vec));
           if (test.x0 > 0 || test.x1 < j.minNewSignatureCount) break;
           out.push({
-            key: `new-error|${name}`, signal: 'new-error', route: undefined, p: test.p, windowMs,
-            describe: () => {
-              if (!stillWorse(cum, (v) => v[1] as number)) return undefined;
-              if (countTestFromSums(trimmed(cum, from, countExcess).v).p > j.confirmAlpha) return undefined;
+            key: `new-error|${name}`, signal: 'new-error', route: undefined, p: test.p, weight: 1, windowMs,
+            counts: { observed: test.x1, expected: test.expected },
+            confirmP: countFrom(cum),
+            describe: (robust = true) => {
+              if (robust && !stillWorse(cum, (v) => v[1] as number)) return undefined;
               return newErrorEffect(name, test.x1, cmp.canary.version, label, windowMs);
             },
           });
@@ -447,9 +484,10 @@ export function judgeWindows(
           const rank = rankOf(cum.sum(from, to, rvec));
           if (rank.n1 < j.minLatencySamples / 5 || rank.n0 < j.minLatencySamples / 5) break;
           out.push({
-            key: `metric|${name}`, signal: 'metric', route: undefined, p: rankTestP(rank), windowMs,
-            describe: () => {
-              if (!stillWorse(cum, rankExcess) || rankTestP(rankOf(trimmed(cum, from, rankExcess).v)) > j.confirmAlpha) return undefined;
+            key: `metric|${name}`, signal: 'metric', route: undefined, p: rankTestP(rank), weight: TAIL_WEIGHT, windowMs,
+            confirmP: rankFrom(cum),
+            describe: (robust = true) => {
+              if (robust && !stillWorse(cum, rankExcess)) return undefined;
               const c1 = sketchOver(ringsOf([cmp.canary], name, true), from, to);
               const c0 = sketchOver(ringsOf(cmp.against, name, true), from, to);
               return metricEffect(cfg, name, c1, c0, label, rank.n1, windowMs);
@@ -459,6 +497,17 @@ export function judgeWindows(
         }
       }
     }
+  }
+}
+
+/** The signal of a test from its summary kind. */
+function signalOf(kind: string): Signal {
+  switch (kind) {
+    case 'e': return 'errors';
+    case 'l': return 'latency';
+    case 't95': case 't99': return 'latency-tail';
+    case 's': return 'new-error';
+    default: return 'metric';
   }
 }
 
@@ -525,7 +574,7 @@ function judgeAgainstHistory(cmp: Comparison, from: number, to: number, cfg: Rul
     const test = countTestFromSums(v);
     if (test.x1 < j.minErrors || test.strata === 0) return;
     out.push({
-      key: `errors|${route ?? ALL}`, signal: 'errors', route, p: test.p, windowMs,
+      key: `errors|${route ?? ALL}`, signal: 'errors', route, p: test.p, weight: route === undefined ? MAIN_WEIGHT : 1, windowMs,
       describe: () => (test.riskRatio >= j.minErrorRatio && test.x1 / test.n1 - test.alignedRatio0 >= j.minErrorRatioIncrease
         ? errorEffect(test, label, route, windowMs) : undefined),
     });
@@ -536,7 +585,7 @@ function judgeAgainstHistory(cmp: Comparison, from: number, to: number, cfg: Rul
   if (c1 && c0 && c1.count >= j.minLatencySamples && c0.count >= j.minLatencySamples) {
     const rank = rankOfSketches([c1], [c0]);
     out.push({
-      key: `latency|${ALL}`, signal: 'latency', route: undefined, p: rankTestP(rank), windowMs,
+      key: `latency|${ALL}`, signal: 'latency', route: undefined, p: rankTestP(rank), weight: MAIN_WEIGHT, windowMs,
       describe: () => {
         const ratio = quantile(c1, 0.5) / quantile(c0, 0.5);
         return ratio >= j.minLatencyRatio ? {
@@ -558,7 +607,7 @@ function judgeAgainstHistory(cmp: Comparison, from: number, to: number, cfg: Rul
     addCountStratum(v, { n1, x1, n0, x0: 0 });
     const test = countTestFromSums(v);
     out.push({
-      key: `new-error|${sig}`, signal: 'new-error', route: undefined, p: test.p, windowMs,
+      key: `new-error|${sig}`, signal: 'new-error', route: undefined, p: test.p, weight: 1, windowMs,
       describe: () => newErrorEffect(sig, x1, cmp.canary.version, label, windowMs),
     });
   }
