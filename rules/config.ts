@@ -33,12 +33,14 @@ export const judgeSchema = z.strictObject({
   /** Sliding windows each signal is tested over (the whole canary life is added when longer). */
   windowsMs: z.array(positiveMs).min(1).default([3 * 60_000, 10 * 60_000]),
   /** Family-wise false-alarm probability per evaluation, split over all tests (Bonferroni). */
-  familyAlpha: probability.default(1e-4),
+  familyAlpha: probability.default(1e-3),
   /** A finding must hold in every evaluation for at least this long before it fails a release. */
   persistMs: z.number().int().nonnegative().default(60_000),
   /**
    * Bursts up to this long do not fail a release: a finding is confirmed only by the data
-   * that comes more than this long after it was first seen, tested on its own at confirmAlpha.
+   * that comes more than this long after it was first seen, on its own, when it favours
+   * "the effect goes on" over "no difference" by odds of 1/confirmAlpha (so a difference
+   * that is not there is confirmed with probability at most confirmAlpha).
    */
   blipMs: z.number().int().nonnegative().default(30_000),
   confirmAlpha: probability.default(0.01),

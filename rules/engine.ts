@@ -45,9 +45,6 @@ export type DecisionSink = (decision: Decision) => void;
 /** Odds a sibling canary's own count must give "the shared bug" over "no difference" to be blamed with it. */
 const SHARED_BUG_ODDS = 100;
 
-/** Past a transient finding, data this unremarkable (p-value at least this) marks it a burst. */
-const BURST_CLEAN_P = 0.2;
-
 /** Route of request events that carry none. */
 const NO_ROUTE = '(none)';
 /** Signature that collects error messages past the per-service cap. */
@@ -390,10 +387,10 @@ class EventTimeEngine implements Engine {
         f.effect = effect;
         f.p = c.p;
         f.lastTs = ts;
-        f.confirmP = c.confirmP;
+        f.confirmLR = c.confirmLR;
       } else {
         judgment.findings.set(key, {
-          key, signal: c.signal, route: c.route, effect, p: c.p, sinceTs: ts, sinceSlot: slot, lastTs: ts, confirmed: false, confirmP: c.confirmP,
+          key, signal: c.signal, route: c.route, effect, p: c.p, sinceTs: ts, sinceSlot: slot, lastTs: ts, confirmed: false, confirmLR: c.confirmLR,
         });
       }
     }
@@ -404,17 +401,17 @@ class EventTimeEngine implements Engine {
     const burstSlots = Math.ceil(j.blipMs / this.sliceMs);
     for (const [key, f] of judgment.findings) {
       if (f.lastTs === ts) {
-        if (!f.confirmed && ts - f.sinceTs >= j.persistMs && (!f.confirmP || f.confirmP(f.sinceSlot + burstSlots + 1) <= j.confirmAlpha)) {
+        if (!f.confirmed && ts - f.sinceTs >= j.persistMs && (!f.confirmLR || f.confirmLR(f.sinceSlot + burstSlots + 1) >= -Math.log(j.confirmAlpha))) {
           f.confirmed = true;
         }
         continue;
       }
       if (ts - f.lastTs <= graceMs && !f.confirmed) continue;
       judgment.findings.delete(key);
-      // When what came after the first sighting showed no sign of it, the episode was a
+      // When what came after the first sighting favours "no difference", the episode was a
       // burst: its slices are not judged again for that signal on any route (a long window
       // would otherwise keep finding it). Weaker but real evidence is kept.
-      if (!f.confirmed && f.confirmP && f.confirmP(f.sinceSlot + burstSlots + 1) >= BURST_CLEAN_P) {
+      if (!f.confirmed && f.confirmLR && f.confirmLR(f.sinceSlot + burstSlots + 1) <= 0) {
         judgment.state.restartSignal(f.signal, slot);
       }
       // Only a finding that could have paged is worth a record; detail of a failed release is not.
@@ -442,19 +439,22 @@ class EventTimeEngine implements Engine {
       const held = judgment.findings.get(c.key);
       judgment.findings.set(c.key, {
         key: c.key, signal: c.signal, route: c.route, effect, p: c.p, sinceTs: held?.sinceTs ?? ts, sinceSlot: held?.sinceSlot ?? slot,
-        lastTs: ts, confirmed: true, confirmP: c.confirmP,
+        lastTs: ts, confirmed: true, confirmLR: c.confirmLR,
       });
     };
-    for (const c of [...candidates].sort((a, b) => a.p - b.p)) {
-      if (!failedKeys.has(c.key) || judgment.findings.get(c.key)?.confirmed) continue;
-      if (c.p <= this.cfg.judge.siblingAlpha) {
+    // Every candidate looked at is a chance of a coincidence: split the sibling budget over them.
+    const looked = candidates.filter((c) => failedKeys.has(c.key) && !judgment.findings.get(c.key)?.confirmed).sort((a, b) => a.p - b.p);
+    const alpha = this.cfg.judge.siblingAlpha / Math.max(1, looked.length);
+    for (const c of looked) {
+      if (judgment.findings.get(c.key)?.confirmed) continue;
+      if (c.p <= alpha) {
         const effect = c.describe();
         if (effect) { confirm(c, effect); continue; }
       }
       if (!c.counts || c.p > 0.05) continue;
       // Which is likelier for this canary's count: the failed siblings' ratio, or none at all?
-      // A likelihood ratio of 100 to 1 for the shared bug blames it; a clean sibling's count
-      // is always likelier under "none", so the one bad canary of a release never drags the rest in.
+      // Odds of 100 to 1 (per look) for the shared bug blame it; a clean sibling's count is
+      // always likelier under "none", so the one bad canary of a release never drags the rest in.
       let obs = 0, exp = 0;
       for (const o of failed) {
         const best = o.candidates.filter((x) => x.key === c.key && x.counts).sort((a, b) => a.p - b.p)[0];
@@ -464,8 +464,8 @@ class EventTimeEngine implements Engine {
       const { observed: x, expected: e } = c.counts;
       if (!(ratio > 1) || !(x > e)) continue;
       const logLikelihoodRatio = x * Math.log(ratio) - e * (ratio - 1);
-      if (logLikelihoodRatio < Math.log(SHARED_BUG_ODDS)) continue;
-      const effect = c.describe(false);
+      if (logLikelihoodRatio < Math.log(SHARED_BUG_ODDS * looked.length)) continue;
+      const effect = c.describe();
       if (effect) confirm(c, effect);
     }
   }

@@ -36,10 +36,11 @@ export interface Candidate {
   /** For count tests: the canary's events and how many it would have had without a difference. */
   readonly counts?: { readonly observed: number; readonly expected: number };
   /**
-   * The test's p-value on the slices from `slot` to now alone: new evidence since a finding
-   * was first seen, which a short burst that is over cannot give. Absent for history tests.
+   * Log-likelihood ratio, on the slices from `slot` to now alone, of "the effect seen in this
+   * window goes on" against "no difference": new evidence since a finding was first seen,
+   * which a burst that is over cannot give. Absent for history tests.
    */
-  readonly confirmP?: (slot: number) => number;
+  readonly confirmLR?: (slot: number) => number;
   /**
    * Checks the effect floors (and, when `robust`, that the canary is still worse over the
    * most recent stretch) and writes the sentence; undefined when it does not hold up.
@@ -380,11 +381,18 @@ export function judgeWindows(
   /** Whether the canary is still worse in the most recent slices (no echo of an old burst). */
   const stillWorse = (cum: Cumulative, excess: (v: Float64Array) => number): boolean =>
     excess(cum.sum(recentFrom, to, new Float64Array(cum.fields))) > 0;
+  // Mixture likelihood ratios (test martingales): by Ville's inequality, data with no
+  // difference ever reach odds of A to 1 with probability at most 1/A, however often they are
+  // looked at. Mixing over effect sizes keeps them from betting on one guess of the effect.
   const countFrom = (cum: Cumulative) => (slot: number): number => {
-    const t = countTestFromSums(cum.sum(slot, to, new Float64Array(COUNT_FIELDS)));
-    return t.x1 > t.expected ? t.p : 1;
+    const v = cum.sum(slot, to, new Float64Array(COUNT_FIELDS));
+    const t = countTestFromSums(v);
+    return countMixtureLogLR(t.x1, t.expected, Math.round(v[6] as number));
   };
-  const rankFrom = (cum: Cumulative) => (slot: number): number => rankTestP(rankOf(cum.sum(slot, to, new Float64Array(RANK_FIELDS))));
+  const rankFrom = (cum: Cumulative, reference: RankContribution) => (slot: number): number => {
+    const r = rankOf(cum.sum(slot, to, new Float64Array(RANK_FIELDS)));
+    return rankMixtureLogLR(r.excess, r.variance, reference.variance);
+  };
   const canaryRings = (route: string | undefined): SliceRing[] =>
     (route === undefined ? [...cmp.canary.routes.keys()] : [route]).flatMap((r) => ringsOf([cmp.canary], r, false));
   const againstRings = (route: string | undefined): SliceRing[] =>
@@ -409,7 +417,7 @@ export function judgeWindows(
           out.push({
             key: `errors|${name}`, signal: 'errors', route, p: test.p, weight: route === undefined ? MAIN_WEIGHT : 1, windowMs,
             counts: { observed: test.x1, expected: test.expected },
-            confirmP: countFrom(cum),
+            confirmLR: countFrom(cum),
             describe: (robust = true) => {
               if (test.riskRatio < j.minErrorRatio || test.x1 / test.n1 - test.alignedRatio0 < j.minErrorRatioIncrease) return undefined;
               if (robust && !stillWorse(cum, countExcess)) return undefined;
@@ -423,7 +431,7 @@ export function judgeWindows(
           if (rank.n1 < j.minLatencySamples || rank.n0 < j.minLatencySamples) break;
           out.push({
             key: `latency|${name}`, signal: 'latency', route, p: rankTestP(rank), weight: route === undefined ? MAIN_WEIGHT : 1, windowMs,
-            confirmP: rankFrom(cum),
+            confirmLR: rankFrom(cum, rank),
             describe: (robust = true) => {
               if (robust && !stillWorse(cum, rankExcess)) return undefined;
               const c1 = sketchOver(canaryRings(route), from, to);
@@ -449,7 +457,7 @@ export function judgeWindows(
           out.push({
             key: `latency-tail|${qName}|${name}`, signal: 'latency-tail', route, p: test.p, weight: route === undefined ? TAIL_WEIGHT : 1, windowMs,
             counts: { observed: test.x1, expected: test.expected },
-            confirmP: countFrom(cum),
+            confirmLR: countFrom(cum),
             describe: (robust = true) => {
               if (robust && !stillWorse(cum, countExcess)) return undefined;
               const c1 = sketchOver(canaryRings(route), from, to), c0 = sketchOver(againstRings(route), from, to);
@@ -472,7 +480,7 @@ export function judgeWindows(
           out.push({
             key: `new-error|${name}`, signal: 'new-error', route: undefined, p: test.p, weight: 1, windowMs,
             counts: { observed: test.x1, expected: test.expected },
-            confirmP: countFrom(cum),
+            confirmLR: countFrom(cum),
             describe: (robust = true) => {
               if (robust && !stillWorse(cum, (v) => v[1] as number)) return undefined;
               return newErrorEffect(name, test.x1, cmp.canary.version, label, windowMs);
@@ -485,7 +493,7 @@ export function judgeWindows(
           if (rank.n1 < j.minLatencySamples / 5 || rank.n0 < j.minLatencySamples / 5) break;
           out.push({
             key: `metric|${name}`, signal: 'metric', route: undefined, p: rankTestP(rank), weight: TAIL_WEIGHT, windowMs,
-            confirmP: rankFrom(cum),
+            confirmLR: rankFrom(cum, rank),
             describe: (robust = true) => {
               if (robust && !stillWorse(cum, rankExcess)) return undefined;
               const c1 = sketchOver(ringsOf([cmp.canary], name, true), from, to);
@@ -498,6 +506,35 @@ export function judgeWindows(
       }
     }
   }
+}
+
+/** Effect sizes (odds ratios of an event falling on the canary) the count mixture bets on, equally. */
+const MIXTURE_ODDS = [1.5, 2, 3, 5, 8, 13, 21];
+
+/**
+ * ln of the mixture likelihood ratio of `x` of `total` events falling on the canary where
+ * `expected` were due (the conditional, binomial view of the stratified count test), against
+ * odds ratios in MIXTURE_ODDS.
+ */
+export function countMixtureLogLR(x: number, expected: number, total: number): number {
+  if (!(total > 0) || !(expected > 0)) return 0;
+  const p0 = Math.min(expected / total, 1 - 1e-9);
+  const terms = MIXTURE_ODDS.map((odds) => {
+    const p1 = (odds * p0) / (1 - p0 + odds * p0);
+    return x * Math.log(p1 / p0) + (total - x) * Math.log((1 - p1) / (1 - p0));
+  });
+  const top = Math.max(...terms);
+  return top + Math.log(terms.reduce((a, t) => a + Math.exp(t - top), 0) / terms.length);
+}
+
+/**
+ * ln of the normal-mixture likelihood ratio of a rank-sum excess `s` with variance `v`, the
+ * drift drawn from a normal prior scaled to a reference variance; only an excess above zero counts.
+ */
+export function rankMixtureLogLR(s: number, v: number, reference: number): number {
+  if (!(s > 0) || !(v > 0) || !(reference > 0)) return 0;
+  const tau2 = 1 / reference;
+  return -0.5 * Math.log(1 + tau2 * v) + (tau2 * s * s) / (2 * (1 + tau2 * v));
 }
 
 /** The signal of a test from its summary kind. */

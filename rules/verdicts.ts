@@ -20,8 +20,8 @@ export interface ActiveFinding {
   /** Event time the finding started holding without a break, and the slice it was first seen in. */
   sinceTs: number;
   sinceSlot: number;
-  /** The test on new slices alone (see Candidate.confirmP). */
-  confirmP: ((slot: number) => number) | undefined;
+  /** The test on new slices alone (see Candidate.confirmLR). */
+  confirmLR: ((slot: number) => number) | undefined;
   /** Event time of the last evaluation where it held. */
   lastTs: number;
   /** True once it held for the persistence time. */
