@@ -56,6 +56,46 @@ async function replayCommand(file: string, flags: ReplayFlags): Promise<number> 
   return EXIT_OK;
 }
 
+/** Options of `vigil simulate`. */
+interface SimulateFlags {
+  readonly seed: string;
+  readonly out?: string;
+  readonly labels?: string;
+  readonly list?: boolean;
+}
+
+/** Writes one catalog scenario as NDJSON events (and its labels when asked). */
+async function simulateCommand(name: string | undefined, flags: SimulateFlags): Promise<number> {
+  const { CATALOG, catalogEntry, renderScenario } = await import('../simulate/catalog.js');
+  // A reader that stops early (| head) is not an error.
+  process.stdout.on('error', () => {});
+  if (flags.list === true || name === undefined) {
+    for (const e of CATALOG) process.stdout.write(`${e.name.padEnd(32)} ${e.group.padEnd(5)} ${e.summary}\n`);
+    return EXIT_OK;
+  }
+  const entry = catalogEntry(name);
+  if (!entry) {
+    process.stderr.write(`vigil simulate: no scenario "${name}" (see vigil simulate --list)\n`);
+    return EXIT_USAGE;
+  }
+  const seed = Number(flags.seed);
+  if (!Number.isInteger(seed) || seed < 0) {
+    process.stderr.write(`vigil simulate: --seed must be a whole number >= 0, got "${flags.seed}"\n`);
+    return EXIT_USAGE;
+  }
+  const rendered = renderScenario(entry, seed);
+  const out = flags.out === undefined ? process.stdout : openForWriting(flags.out);
+  out.write(rendered.ndjson);
+  if (flags.out !== undefined) await closeFile(out, flags.out);
+  if (flags.labels !== undefined) {
+    const labels = openForWriting(flags.labels);
+    labels.write(`${JSON.stringify(rendered.labels, null, 1)}\n`);
+    await closeFile(labels, flags.labels);
+  }
+  process.stderr.write(`vigil simulate: ${rendered.id}, ${rendered.events.length} events: ${entry.summary}\n`);
+  return EXIT_OK;
+}
+
 async function configCheckCommand(file: string): Promise<number> {
   await loadConfig(file);
   process.stdout.write('ok\n');
@@ -142,6 +182,16 @@ function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--dead-letter <file>', 'write every rejected line here as a {"type":"rejected",...} record')
     .option('--quiet', 'no progress, summary or rejected lines on stderr')
     .action((file: string, flags: ReplayFlags) => run(() => replayCommand(file, flags))());
+
+  program
+    .command('simulate')
+    .description('write a simulated, labeled scenario (traffic of stable, baseline and canary versions with a fault) as NDJSON events')
+    .argument('[scenario]', 'catalog name, e.g. error-regression (see --list)')
+    .option('--seed <n>', 'random seed: the same seed gives the same bytes', '1')
+    .option('--out <file>', 'write events here instead of stdout')
+    .option('--labels <file>', 'also write what a correct engine decides (the scorer\'s labels)')
+    .option('--list', 'list the catalog')
+    .action((scenario: string | undefined, flags: SimulateFlags) => run(() => simulateCommand(scenario, flags))());
 
   const config = program.command('config').description('work with config files');
   config

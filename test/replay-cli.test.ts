@@ -236,3 +236,31 @@ describe('determinism', () => {
     expectNdjsonDecisions(first.stdout);
   });
 });
+
+describe('vigil simulate', () => {
+  it('writes a labeled scenario that replay judges as its labels say', async () => {
+    const labelsPath = join(dir, 'sim.labels.json');
+    const sim = await vigil(['simulate', 'error-regression', '--seed', '2', '--labels', labelsPath]);
+    expect(sim.code).toBe(0);
+    const labels = JSON.parse(await readFile(labelsPath, 'utf8')) as { regressions: { versions: string[]; onset: string }[] };
+    expect(labels.regressions[0]?.versions).toEqual(['v42']);
+    const replayed = await vigil(['replay', '-', '--quiet'], { input: sim.stdout });
+    expect(replayed.code).toBe(0);
+    const decisions = replayed.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; ts: string; versions?: string[] });
+    const pages = decisions.filter((d) => d.type === 'page');
+    expect(pages).toHaveLength(1);
+    expect(pages[0]?.versions).toEqual(['v42']);
+    const delayS = (Date.parse(pages[0]?.ts ?? '') - Date.parse(labels.regressions[0]?.onset ?? '')) / 1000;
+    expect(delayS).toBeGreaterThan(0);
+    expect(delayS).toBeLessThanOrEqual(300);
+  });
+
+  it('gives the same bytes for the same seed and says so when a name is unknown', async () => {
+    const [a, b] = await Promise.all([vigil(['simulate', 'clean-canary', '--seed', '5']), vigil(['simulate', 'clean-canary', '--seed', '5'])]);
+    expect(a.stdout.length).toBeGreaterThan(1000);
+    expect(a.stdout).toBe(b.stdout);
+    const bad = await vigil(['simulate', 'no-such-scenario']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('no scenario "no-such-scenario"');
+  });
+});
