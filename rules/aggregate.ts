@@ -21,9 +21,22 @@ export function setSketchAccuracy(relativeAccuracy: number): void {
   sketchAccuracy = relativeAccuracy;
 }
 
-/** A new, empty latency sketch. */
+/** Bins a sketch's stores grow by: small, since most slices hold few values. */
+const SKETCH_CHUNK_BINS = 16;
+let sharedMapping: DDSketch['mapping'] | undefined;
+
+/**
+ * A new, empty latency sketch. Judged services keep one per slice and route, mostly with a
+ * handful of values, so the stores grow in small steps and all sketches share one mapping
+ * (it holds only the accuracy constants) instead of the library's 128-bin first step each.
+ */
 export function newSketch(): DDSketch {
-  return new DDSketch({ relativeAccuracy: sketchAccuracy });
+  const s = new DDSketch({ relativeAccuracy: sketchAccuracy });
+  if (sharedMapping?.relativeAccuracy !== s.mapping.relativeAccuracy) sharedMapping = s.mapping;
+  s.mapping = sharedMapping;
+  s.store.chunkSize = SKETCH_CHUNK_BINS;
+  s.negativeStore.chunkSize = SKETCH_CHUNK_BINS;
+  return s;
 }
 
 /** The identity of `mergeAggregates`. */

@@ -45,6 +45,9 @@ export type DecisionSink = (decision: Decision) => void;
 /** Odds a sibling canary's own count must give "the shared bug" over "no difference" to be blamed with it. */
 const SHARED_BUG_ODDS = 100;
 
+/** Raw routes whose templates are remembered (distinct ids in paths would otherwise grow it). */
+const ROUTE_TEMPLATE_CACHE = 10_000;
+
 /** Route of request events that carry none. */
 const NO_ROUTE = '(none)';
 /** Signature that collects error messages past the per-service cap. */
@@ -76,6 +79,7 @@ class EventTimeEngine implements Engine {
   private overflowSeries = 0;
   private webhooks = 0;
   private readonly decisionCounts: Record<string, number> = {};
+  private readonly routeTemplates = new Map<string, string>();
   private readonly out: DecisionSink;
 
   constructor(private readonly cfg: RulesConfig, emit: DecisionSink) {
@@ -165,11 +169,21 @@ class EventTimeEngine implements Engine {
     return r;
   }
 
+  /** The template of a raw route, remembered: the same few routes arrive millions of times. */
+  private route(raw: string): string {
+    let t = this.routeTemplates.get(raw);
+    if (t === undefined) {
+      t = routeTemplate(raw);
+      if (this.routeTemplates.size < ROUTE_TEMPLATE_CACHE) this.routeTemplates.set(raw, t);
+    }
+    return t;
+  }
+
   private onRequest(e: RequestEvent): void {
     const s = this.sliceOf(e.ts);
     if (s === undefined) return;
     const { win, cohort } = this.cohortFor(e.service, e.version, e.instance, e.ts);
-    const ring = this.ring(win, cohort, e.route !== undefined ? routeTemplate(e.route) : NO_ROUTE, false);
+    const ring = this.ring(win, cohort, e.route !== undefined ? this.route(e.route) : NO_ROUTE, false);
     ring.add(s, 1, isErrorRequest(e) ? 1 : 0, e.latencyMs, win.tracked);
     cohort.touch(s);
     cohort.requestsTotal++;
@@ -179,7 +193,7 @@ class EventTimeEngine implements Engine {
     const s = this.sliceOf(e.ts);
     if (s === undefined) return;
     const { win, cohort } = this.cohortFor(e.service, e.version, e.instance, e.ts);
-    const route = e.labels?.['route'] !== undefined ? routeTemplate(e.labels['route']) : NO_ROUTE;
+    const route = e.labels?.['route'] !== undefined ? this.route(e.labels['route']) : NO_ROUTE;
     switch (e.name) {
       case 'requests':
         this.ring(win, cohort, route, false).add(s, e.value, 0, undefined, win.tracked);

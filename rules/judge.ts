@@ -132,6 +132,16 @@ export class Cumulative {
   }
 }
 
+/** The comparison's recent latency, kept as two epoch sketches, and the thresholds read from it. */
+interface TailReference {
+  epoch: number;
+  current: DDSketch | undefined;
+  previous: DDSketch | undefined;
+  k95: number;
+  k99: number;
+  refreshedAt: number;
+}
+
 /** The judge's memory for one judgment: per-test prefix sums, built slice by slice. */
 export class JudgeState {
   readonly series = new Map<string, Cumulative>();
@@ -144,10 +154,10 @@ export class JudgeState {
   lastSlot = Number.NaN;
   /**
    * Tail thresholds per route (and `*`): the comparison's p95 and p99 bin keys over its
-   * recent past, refreshed every minute. Fixed before a slice is looked at, so canary and
-   * comparison values in that slice are exchangeable under no difference.
+   * last one or two 5-minute epochs, refreshed every minute. Fixed before a slice is looked
+   * at, so canary and comparison values in that slice are exchangeable under no difference.
    */
-  readonly tailRefs = new Map<string, { slot: number; k95: number; k99: number } | undefined>();
+  readonly tailRefs = new Map<string, TailReference>();
   /** Requests (and metric samples) of the canary and of the comparison since the judgment began. */
   canaryEvidence = 0;
   comparisonEvidence = 0;
@@ -169,8 +179,8 @@ const RANK_FIELDS = 6;
 /** Budget weights: service-wide errors and latency, service-wide tails and metrics, everything else. */
 const MAIN_WEIGHT = 5;
 const TAIL_WEIGHT = 2;
-/** How far back the comparison's tail thresholds look, and how many values they need. */
-const REFERENCE_MS = 10 * 60_000;
+/** The epochs of the comparison's tail reference, and how many values it needs. */
+const REFERENCE_EPOCH_MS = 5 * 60_000;
 const MIN_REFERENCE = 200;
 
 function rankVector(c: RankContribution, out: Float64Array): Float64Array {
@@ -275,24 +285,34 @@ export function summarise(state: JudgeState, cmp: Comparison, to: number, cfg: R
     addCountStratum(count, c);
     state.cumulative(key, COUNT_FIELDS).append(t, count);
   };
-  const refSlots = Math.max(1, Math.round(REFERENCE_MS / cfg.window.sliceMs));
+  const epochSlots = Math.max(1, Math.round(REFERENCE_EPOCH_MS / cfg.window.sliceMs));
   const refreshSlots = Math.max(1, Math.round(60_000 / cfg.window.sliceMs));
   /** Exceedance strata of the slice against the comparison's own recent tail. */
-  const tails = (name: string, c1: readonly DDSketch[], c0: readonly DDSketch[], rings: () => SliceRing[]): void => {
+  const tails = (name: string, c1: readonly DDSketch[], c0: readonly DDSketch[]): void => {
     let ref = state.tailRefs.get(name);
-    if (!ref || t - ref.slot >= refreshSlots) {
-      const from = Math.max(t - refSlots, cmp.startSlot - refSlots);
-      const past = sketchOver(rings(), from, t - 1);
-      ref = past && past.count >= MIN_REFERENCE ? { slot: t, k95: quantileKey(past, 0.95), k99: quantileKey(past, 0.99) } : undefined;
-      state.tailRefs.set(name, ref);
-      if (ref === undefined) state.tailRefs.delete(name);
+    if (!ref) state.tailRefs.set(name, (ref = { epoch: Math.floor(t / epochSlots), current: undefined, previous: undefined, k95: Number.NaN, k99: Number.NaN, refreshedAt: -Infinity }));
+    const epoch = Math.floor(t / epochSlots);
+    if (epoch !== ref.epoch) {
+      ref.previous = epoch === ref.epoch + 1 ? ref.current : undefined;
+      ref.current = undefined;
+      ref.epoch = epoch;
     }
-    if (!ref) return;
-    let n1 = 0, n0 = 0;
-    for (const s of c1) n1 += s.count;
-    for (const s of c0) n0 += s.count;
-    stratum({ n1, x1: countAboveKey(c1, ref.k95), n0, x0: countAboveKey(c0, ref.k95) }, `t95|${name}`);
-    stratum({ n1, x1: countAboveKey(c1, ref.k99), n0, x0: countAboveKey(c0, ref.k99) }, `t99|${name}`);
+    if (t - ref.refreshedAt >= refreshSlots) {
+      const past = mergeSketchInto(mergeSketchInto(undefined, ref.previous), ref.current);
+      const enough = past !== undefined && past.count >= MIN_REFERENCE;
+      ref.k95 = enough ? quantileKey(past, 0.95) : Number.NaN;
+      ref.k99 = enough ? quantileKey(past, 0.99) : Number.NaN;
+      ref.refreshedAt = t;
+    }
+    if (!Number.isNaN(ref.k95)) {
+      let n1 = 0, n0 = 0;
+      for (const s of c1) n1 += s.count;
+      for (const s of c0) n0 += s.count;
+      stratum({ n1, x1: countAboveKey(c1, ref.k95), n0, x0: countAboveKey(c0, ref.k95) }, `t95|${name}`);
+      stratum({ n1, x1: countAboveKey(c1, ref.k99), n0, x0: countAboveKey(c0, ref.k99) }, `t99|${name}`);
+    }
+    // Only now does this slice join the reference: thresholds come from the past alone.
+    for (const s of c0) ref.current = mergeSketchInto(ref.current, s);
   };
   let t = startAt;
   for (; t <= to; t++) {
@@ -323,13 +343,13 @@ export function summarise(state: JudgeState, cmp: Comparison, to: number, cfg: R
       rankAll = addRank(rankAll, rank);
       if (perRoute) {
         state.cumulative(`l|${route}`, RANK_FIELDS).append(t, rankVector(rank, rankVec));
-        tails(route, [c1], c0, () => against);
+        tails(route, [c1], c0);
       }
     }
     state.cumulative(`e|${ALL}`, COUNT_FIELDS).append(t, countAll);
     if (rankAll.pairs > 0) {
       state.cumulative(`l|${ALL}`, RANK_FIELDS).append(t, rankVector(rankAll, rankVec));
-      tails(ALL, canaryAll, againstAll, () => routes.flatMap((r) => ringsOf(cmp.against, r, false)));
+      tails(ALL, canaryAll, againstAll);
     }
     // Error signatures: tracked from their first canary occurrence on; known ones never count.
     const sigs = canary.signatures.bySlot.get(t);
