@@ -390,7 +390,9 @@ class EventTimeEngine implements Engine {
     const best = new Map<string, { c: Candidate; effect: Effect }>();
     for (const c of significant) {
       if (best.has(c.key)) continue;
-      const effect = c.describe();
+      // A confirmed finding keeps the words it was confirmed with; only its being seen is news.
+      const held = judgment.findings.get(c.key);
+      const effect = held?.confirmed ? held.effect : c.describe();
       if (effect) best.set(c.key, { c, effect });
     }
     // A finding near its threshold flickers; it ends only after a recent-stretch without it.
