@@ -52,6 +52,7 @@ export interface LifecycleChange {
 export class DeployRegistry {
   private readonly instances = new Map<string, Map<string, Placement>>();
   private readonly versions = new Map<string, Map<string, VersionInfo>>();
+  private readonly mainPlacements = new Map<string, Placement>();
 
   /** Versions of a service in the order they were first heard of. */
   versionsOf(service: string): Iterable<VersionInfo> {
@@ -67,7 +68,10 @@ export class DeployRegistry {
     const byInstance = instance !== undefined ? this.instances.get(service)?.get(instance) : undefined;
     if (version === undefined) return byInstance;
     if (byInstance && byInstance.version === version) return byInstance;
-    return { version, flavor: 'main' };
+    // One placement object per version, not one per event: this runs for every event.
+    let p = this.mainPlacements.get(version);
+    if (!p) this.mainPlacements.set(version, (p = { version, flavor: 'main' }));
+    return p;
   }
 
   /** Applies a deploy event; returns the change for the engine to act on. */
