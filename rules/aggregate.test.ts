@@ -1,59 +1,72 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { addRequest, emptyAggregate, mergeAggregates, quantile, sketchBins, type RequestAggregate } from './aggregate.js';
+import type { DDSketch } from '@datadog/sketches-js';
+import { mergeSketchInto, newSketch, quantile, sketchBins } from './aggregate.js';
+import { COUNT_FIELDS, addCountStratum, countTestFromSums, stratifiedCountTest } from './stats.js';
 
-const request = fc.record({
-  error: fc.boolean(),
-  latency: fc.option(fc.double({ min: 0, max: 60_000, noNaN: true }), { nil: undefined }),
-});
+const values = fc.array(fc.double({ min: 0, max: 60_000, noNaN: true }), { maxLength: 40 });
 
-function build(rs: readonly { error: boolean; latency: number | undefined }[]): RequestAggregate {
-  const a = emptyAggregate();
-  for (const r of rs) addRequest(a, r.error, r.latency);
-  return a;
+function sketch(vs: readonly number[]): DDSketch | undefined {
+  if (vs.length === 0) return undefined;
+  const s = newSketch();
+  for (const v of vs) s.accept(v);
+  return s;
 }
 
-/** What an aggregate says, independent of how it was built. */
-function view(a: RequestAggregate): unknown {
-  return { requests: a.requests, errors: a.errors, bins: sketchBins(a.latency), count: a.latency?.count ?? 0 };
+/** A copy made by merging, so the law checks never change their inputs. */
+function merge(a: DDSketch | undefined, b: DDSketch | undefined): DDSketch | undefined {
+  return mergeSketchInto(mergeSketchInto(undefined, a), b);
 }
 
-describe('request aggregates', () => {
-  const part = fc.array(request, { maxLength: 30 });
-
+describe('slice sketches, as the judge merges them into windows', () => {
   it('merge is associative', () => {
-    fc.assert(fc.property(part, part, part, (x, y, z) => {
-      const [a, b, c] = [build(x), build(y), build(z)];
-      expect(view(mergeAggregates(mergeAggregates(a, b), c))).toEqual(view(mergeAggregates(a, mergeAggregates(b, c))));
+    fc.assert(fc.property(values, values, values, (x, y, z) => {
+      const [a, b, c] = [sketch(x), sketch(y), sketch(z)];
+      expect(sketchBins(merge(merge(a, b), c))).toEqual(sketchBins(merge(a, merge(b, c))));
     }));
   });
 
-  it('empty is the identity of merge', () => {
-    fc.assert(fc.property(part, (x) => {
-      const a = build(x);
-      expect(view(mergeAggregates(a, emptyAggregate()))).toEqual(view(a));
-      expect(view(mergeAggregates(emptyAggregate(), a))).toEqual(view(a));
-    }));
-  });
-
-  it('merging the parts equals adding everything: nothing lost or counted twice', () => {
-    fc.assert(fc.property(part, part, (x, y) => {
-      expect(view(mergeAggregates(build(x), build(y)))).toEqual(view(build([...x, ...y])));
+  it('the empty sketch is the identity, and merging parts equals adding everything', () => {
+    fc.assert(fc.property(values, values, (x, y) => {
+      const a = sketch(x);
+      expect(sketchBins(merge(a, undefined))).toEqual(sketchBins(a));
+      expect(sketchBins(merge(undefined, a))).toEqual(sketchBins(a));
+      expect(sketchBins(merge(sketch(x), sketch(y)))).toEqual(sketchBins(sketch([...x, ...y])));
     }));
   });
 
   it('orders negative, zero and positive values in its bins', () => {
-    const a = build([{ error: false, latency: 0 }, { error: false, latency: 5 }]);
-    a.latency?.accept(-3);
-    const { keys, counts } = sketchBins(a.latency);
+    const s = sketch([0, 5, 7]) as DDSketch;
+    s.accept(-3);
+    const { keys, counts } = sketchBins(s);
     expect(keys).toEqual([...keys].sort((p, q) => p - q));
-    expect(counts.reduce((s, c) => s + c, 0)).toBe(3);
+    expect(counts.reduce((a, c) => a + c, 0)).toBe(4);
   });
 
   it('answers quantiles within the sketch accuracy', () => {
-    const a = build(Array.from({ length: 1000 }, (_, i) => ({ error: false, latency: i + 1 })));
-    expect(quantile(a.latency, 0.5)).toBeGreaterThan(490);
-    expect(quantile(a.latency, 0.5)).toBeLessThan(512);
+    const s = sketch(Array.from({ length: 1000 }, (_, i) => i + 1));
+    expect(quantile(s, 0.5)).toBeGreaterThan(490);
+    expect(quantile(s, 0.5)).toBeLessThan(512);
     expect(Number.isNaN(quantile(undefined, 0.5))).toBe(true);
+  });
+});
+
+describe('count summaries, as the judge keeps them in prefix sums', () => {
+  const stratum = fc.record({
+    n1: fc.integer({ min: 0, max: 200 }), x1: fc.integer({ min: 0, max: 20 }),
+    n0: fc.integer({ min: 0, max: 2000 }), x0: fc.integer({ min: 0, max: 50 }),
+  }).map((s) => ({ ...s, x1: Math.min(s.x1, s.n1), x0: Math.min(s.x0, s.n0) }));
+
+  it('the summary of two spans of slices is the sum of their summaries: nothing lost or counted twice', () => {
+    fc.assert(fc.property(fc.array(stratum, { maxLength: 30 }), fc.array(stratum, { maxLength: 30 }), (a, b) => {
+      const sa = new Float64Array(COUNT_FIELDS), sb = new Float64Array(COUNT_FIELDS), both = new Float64Array(COUNT_FIELDS);
+      for (const s of a) { addCountStratum(sa, s); addCountStratum(both, s); }
+      for (const s of b) { addCountStratum(sb, s); addCountStratum(both, s); }
+      for (let f = 0; f < COUNT_FIELDS; f++) expect((sa[f] as number) + (sb[f] as number)).toBeCloseTo(both[f] as number, 6);
+      // And a window read as a difference of prefix sums gives the same test as the list itself.
+      const prefix = new Float64Array(COUNT_FIELDS);
+      for (let f = 0; f < COUNT_FIELDS; f++) prefix[f] = (both[f] as number) - (sa[f] as number);
+      expect(countTestFromSums(prefix).p).toBeCloseTo(stratifiedCountTest(b).p, 6);
+    }));
   });
 });

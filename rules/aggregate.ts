@@ -1,17 +1,10 @@
 /**
- * The aggregate of a set of requests: counts and a latency sketch. `empty`, `add` and
- * `merge` obey the monoid laws (merge is associative, `empty` is its identity), which is
- * what lets slices be combined into windows in any grouping.
+ * Latency sketches and what the judge reads from them. Merging sketches is associative
+ * with the empty sketch as identity (bins add up), which is what lets slices combine into
+ * windows in any grouping; the count side of a slice is a vector that simply adds.
  */
 import { DDSketch } from '@datadog/sketches-js';
 import { type RankContribution, NO_RANK, rankContribution, rankFromU } from './stats.js';
-
-/** Requests, errors and the latency distribution of a set of requests. */
-export interface RequestAggregate {
-  requests: number;
-  errors: number;
-  latency: DDSketch | undefined;
-}
 
 /** Relative accuracy shared by every sketch, so any two can merge. */
 export let sketchAccuracy = 0.02;
@@ -37,29 +30,6 @@ export function newSketch(): DDSketch {
   s.store.chunkSize = SKETCH_CHUNK_BINS;
   s.negativeStore.chunkSize = SKETCH_CHUNK_BINS;
   return s;
-}
-
-/** The identity of `mergeAggregates`. */
-export function emptyAggregate(): RequestAggregate {
-  return { requests: 0, errors: 0, latency: undefined };
-}
-
-/** Adds one request to an aggregate in place. */
-export function addRequest(a: RequestAggregate, isError: boolean, latencyMs: number | undefined): void {
-  a.requests++;
-  if (isError) a.errors++;
-  if (latencyMs !== undefined) (a.latency ??= newSketch()).accept(latencyMs);
-}
-
-/** A new aggregate holding both inputs; neither input changes. */
-export function mergeAggregates(a: RequestAggregate, b: RequestAggregate): RequestAggregate {
-  let latency: DDSketch | undefined;
-  if (a.latency || b.latency) {
-    latency = newSketch();
-    if (a.latency) latency.merge(a.latency);
-    if (b.latency) latency.merge(b.latency);
-  }
-  return { requests: a.requests + b.requests, errors: a.errors + b.errors, latency };
 }
 
 /** Adds `from`'s sketch into `into` (created when absent); returns the sketch. */

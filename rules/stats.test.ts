@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
-  addRank, binomialUpperTail, NO_RANK, normalUpperP, rankContribution, rankTestP, stratifiedCountTest, withoutWorst,
+  addRank, binomialUpperTail, NO_RANK, normalUpperP, rankContribution, rankTestP, stratifiedCountTest,
 } from './stats.js';
 
 /** Exact binomial upper tail by summing every term with plain products, for small n. */
@@ -139,13 +139,5 @@ describe('rankContribution', () => {
     const c = rankContribution(a.keys, a.counts, b.keys, b.counts);
     expect(addRank(c, NO_RANK)).toEqual(c);
     expect(addRank(NO_RANK, c)).toEqual(c);
-  });
-});
-
-describe('withoutWorst', () => {
-  it('drops the largest positive scores only', () => {
-    expect(withoutWorst([1, 9, -5, 7, 3], 2, (x) => x)).toEqual([1, -5, 3]);
-    expect(withoutWorst([-1, -2], 3, (x) => x)).toEqual([-1, -2]);
-    expect(withoutWorst([4, 5], 0, (x) => x)).toEqual([4, 5]);
   });
 });

@@ -217,15 +217,3 @@ export function rankTestP(c: RankContribution): number {
   if (c.variance <= 0) return 1;
   return normalUpperP(c.excess / Math.sqrt(c.variance));
 }
-
-/**
- * Leaves out the `drop` strata with the largest positive standardized score, so that a
- * finding never hinges on one short burst. `score` gives each stratum's excess.
- */
-export function withoutWorst<T>(strata: readonly T[], drop: number, score: (s: T) => number): T[] {
-  if (drop <= 0 || strata.length === 0) return strata.slice();
-  const order = strata.map((s, i) => ({ i, v: score(s) })).filter((o) => o.v > 0);
-  order.sort((a, b) => b.v - a.v || a.i - b.i);
-  const skip = new Set(order.slice(0, drop).map((o) => o.i));
-  return strata.filter((_, i) => !skip.has(i));
-}
