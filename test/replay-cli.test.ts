@@ -264,3 +264,10 @@ describe('vigil simulate', () => {
     expect(bad.stderr).toContain('no scenario "no-such-scenario"');
   });
 });
+
+describe('the vigil bin', () => {
+  it('is executable after the build, so `npx vigil` runs on a fresh clone', async () => {
+    const { stat } = await import('node:fs/promises');
+    expect((await stat(cli)).mode & 0o111).not.toBe(0);
+  });
+});
