@@ -519,7 +519,6 @@ class EventTimeEngine implements Engine {
   private updateVerdict(judgment: Judgment, all: readonly Judgment[], ts: number): void {
     const j = this.cfg.judge;
     const confirmed = judgment.confirmedFindings();
-    const group = judgment.release ?? judgment.version;
     let next: Verdict;
     let reasons: string[];
     if (judgment.verdict === 'FAIL' || confirmed.length > 0) {
@@ -531,7 +530,6 @@ class EventTimeEngine implements Engine {
       if (confirmed.length > 0) {
         const siblings = all.filter((o) => o !== judgment && o.release !== undefined && o.release === judgment.release);
         this.incidents.failed(judgment, siblings, ts);
-        this.incidents.stillActive(judgment.service, group, ts);
       }
     } else {
       const age = ts - judgment.startTs;

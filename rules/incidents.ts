@@ -113,12 +113,6 @@ export class IncidentBook {
     });
   }
 
-  /** Findings on some version of the incident's group still hold. */
-  stillActive(service: string, group: string, ts: number): void {
-    const inc = this.open.get(`${service}\u0000${group}`);
-    if (inc) inc.lastActiveTs = ts;
-  }
-
   /** Resolves incidents whose regression has not been seen for the recovery time. */
   recoverQuiet(ts: number): void {
     for (const [key, inc] of this.open) {
