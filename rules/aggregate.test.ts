@@ -35,6 +35,15 @@ describe('slice sketches, as the judge merges them into windows', () => {
     }));
   });
 
+  it('merging keeps negative values (metric series can go below zero)', () => {
+    const signed = fc.array(fc.double({ min: -500, max: 500, noNaN: true }), { maxLength: 30 });
+    fc.assert(fc.property(signed, signed, (x, y) => {
+      const a = sketch(x), b = sketch(y);
+      expect(sketchBins(merge(a, b))).toEqual(sketchBins(sketch([...x, ...y])));
+      expect(sketchBins(mergeSketchInto(merge(a, undefined), b))).toEqual(sketchBins(sketch([...x, ...y])));
+    }));
+  });
+
   it('orders negative, zero and positive values in its bins', () => {
     const s = sketch([0, 5, 7]) as DDSketch;
     s.accept(-3);

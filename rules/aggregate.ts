@@ -14,6 +14,11 @@ export function setSketchAccuracy(relativeAccuracy: number): void {
   sketchAccuracy = relativeAccuracy;
 }
 
+/** Order key of zero values: above every negative value's key, below every positive one's. */
+export const ZERO_KEY = -1e9 + 1e8;
+/** A negative value's order key is this minus its negative-store key, so that keys sort like values. */
+export const NEGATIVE_BASE = -1e9;
+
 /** Bins a sketch's stores grow by: small, since most slices hold few values. */
 const SKETCH_CHUNK_BINS = 16;
 let sharedMapping: DDSketch['mapping'] | undefined;
@@ -23,12 +28,12 @@ let sharedMapping: DDSketch['mapping'] | undefined;
  * handful of values, so the stores grow in small steps and all sketches share one mapping
  * (it holds only the accuracy constants) instead of the library's 128-bin first step each.
  */
-export function newSketch(): DDSketch {
+export function newSketch(chunkBins = SKETCH_CHUNK_BINS): DDSketch {
   const s = new DDSketch({ relativeAccuracy: sketchAccuracy });
   if (sharedMapping?.relativeAccuracy !== s.mapping.relativeAccuracy) sharedMapping = s.mapping;
   s.mapping = sharedMapping;
-  s.store.chunkSize = SKETCH_CHUNK_BINS;
-  s.negativeStore.chunkSize = SKETCH_CHUNK_BINS;
+  s.store.chunkSize = chunkBins;
+  s.negativeStore.chunkSize = chunkBins;
   return s;
 }
 
@@ -36,7 +41,11 @@ export function newSketch(): DDSketch {
 export function mergeSketchInto(into: DDSketch | undefined, from: DDSketch | undefined): DDSketch | undefined {
   if (!from || from.count === 0) return into;
   const target = into ?? newSketch();
+  const wasEmpty = target.count === 0;
   target.merge(from);
+  // The library's merge leaves the negative store out (DataDog/sketches-js#22); its copy into
+  // an empty sketch does not.
+  if (!wasEmpty && from.negativeStore.count > 0) target.negativeStore.merge(from.negativeStore);
   return target;
 }
 
@@ -54,10 +63,10 @@ export function sketchBins(s: DDSketch | undefined): { keys: number[]; counts: n
     // Larger negative-store keys are more negative values, so walk them downwards.
     for (let k = neg.maxKey; k >= neg.minKey; k--) {
       const c = neg.bins[k - neg.offset] ?? 0;
-      if (c > 0) { keys.push(-1e9 - k); counts.push(c); }
+      if (c > 0) { keys.push(NEGATIVE_BASE - k); counts.push(c); }
     }
   }
-  if (s.zeroCount > 0) { keys.push(-1e9 + 1e8); counts.push(s.zeroCount); }
+  if (s.zeroCount > 0) { keys.push(ZERO_KEY); counts.push(s.zeroCount); }
   const pos = s.store;
   if (pos.count > 0) {
     for (let k = pos.minKey; k <= pos.maxKey; k++) {
@@ -142,15 +151,4 @@ export function rankOfSketches(c1: readonly DDSketch[], c0: readonly DDSketch[])
 export function quantileKey(s: DDSketch, q: number): number {
   const v = s.getValueAtQuantile(q);
   return v > 0 ? s.mapping.key(v) : -Infinity;
-}
-
-/** How many values of the sketches lie in bins above `key` (zero and negative values never do). */
-export function countAboveKey(sketches: readonly DDSketch[], key: number): number {
-  let above = 0;
-  for (const s of sketches) {
-    const st = s.store;
-    if (st.count === 0) continue;
-    for (let k = Math.max(key + 1, st.minKey); k <= st.maxKey; k++) above += st.bins[k - st.offset] ?? 0;
-  }
-  return above;
 }

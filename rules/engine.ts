@@ -9,8 +9,8 @@ import type { Decision, Verdict, VerdictDecision } from './decisions.js';
 import { isoTime } from './decisions.js';
 import type { RulesConfig } from './config.js';
 import { setSketchAccuracy } from './aggregate.js';
-import { DeployRegistry, UNKNOWN_VERSION, type LifecycleChange, type VersionInfo } from './registry.js';
-import { type Cohort, type Flavor, OVERFLOW_ROUTE, ServiceWindows, SliceRing } from './window.js';
+import { DeployRegistry, UNKNOWN_VERSION, type LifecycleChange, type Placement, type VersionInfo } from './registry.js';
+import { type Cohort, OVERFLOW_ROUTE, ServiceWindows, SliceRing } from './window.js';
 import { type Candidate, type Comparison, type Effect, JudgeState, judgeWindows, summarise } from './judge.js';
 import { COUNT_FIELDS, countTestFromSums } from './stats.js';
 import { Judgment, duration } from './verdicts.js';
@@ -58,6 +58,15 @@ export function createEngine(config: RulesConfig, emit: DecisionSink): Engine {
   return new EventTimeEngine(config, emit);
 }
 
+/** A service's windows and its resolved tags, valid until the service's next deploy event. */
+interface Intake {
+  readonly win: ServiceWindows;
+  /** The registry's instance placements of the service (live), when it has any. */
+  readonly placements: ReadonlyMap<string, Placement> | undefined;
+  /** Main cohorts by version, with the version's registry record (none for `unknown`). */
+  readonly mains: Map<string, { readonly info: VersionInfo | undefined; readonly cohort: Cohort }>;
+}
+
 class EventTimeEngine implements Engine {
   private readonly registry = new DeployRegistry();
   private readonly services = new Map<string, ServiceWindows>();
@@ -80,6 +89,8 @@ class EventTimeEngine implements Engine {
   private webhooks = 0;
   private readonly decisionCounts: Record<string, number> = {};
   private readonly routeTemplates = new Map<string, string>();
+  /** Per service, what event tags resolved to: the same few arrive millions of times. */
+  private readonly intake = new Map<string, Intake>();
   private readonly out: DecisionSink;
 
   constructor(private readonly cfg: RulesConfig, emit: DecisionSink) {
@@ -137,19 +148,43 @@ class EventTimeEngine implements Engine {
     return s;
   }
 
-  private cohortFor(service: string, version: string | undefined, instance: string | undefined, ts: number): { win: ServiceWindows; cohort: Cohort } {
-    const placed = this.registry.place(service, version, instance);
-    let v = placed?.version ?? UNKNOWN_VERSION;
-    const flavor: Flavor = placed?.flavor ?? 'main';
-    if (v === UNKNOWN_VERSION) this.unknownVersion++;
-    else if (flavor === 'main') {
-      const info = this.registry.observe(service, v, ts);
-      if (info && info.inferred && info.role === 'canary' && info.state === 'active') this.ensureJudgment(info, 'canary');
+  /** The intake of a service: its windows and what its tags resolved to so far. */
+  private intakeOf(service: string): Intake {
+    let svc = this.intake.get(service);
+    if (!svc) {
+      let win = this.services.get(service);
+      if (!win) this.services.set(service, (win = new ServiceWindows(service)));
+      svc = { win, placements: this.registry.placementsOf(service), mains: new Map() };
+      this.intake.set(service, svc);
     }
-    if (v.length === 0) v = UNKNOWN_VERSION;
-    let win = this.services.get(service);
-    if (!win) this.services.set(service, (win = new ServiceWindows(service)));
-    return { win, cohort: win.cohort(v, flavor, this.ringSize) };
+    return svc;
+  }
+
+  /**
+   * The cohort an event belongs to: its instance's placement when the version agrees (or the
+   * event has none), else the main cohort of its version tag, else `unknown`.
+   */
+  private cohortFor(svc: Intake, version: string | undefined, instance: string | undefined, ts: number): Cohort {
+    if (instance !== undefined && svc.placements !== undefined) {
+      const p = svc.placements.get(instance);
+      if (p && (version === undefined || p.version === version)) {
+        return p.flavor === 'main' ? this.mainCohort(svc, p.version, ts) : svc.win.cohort(p.version, p.flavor, this.ringSize);
+      }
+    }
+    return this.mainCohort(svc, version ?? UNKNOWN_VERSION, ts);
+  }
+
+  private mainCohort(svc: Intake, version: string, ts: number): Cohort {
+    let main = svc.mains.get(version);
+    if (!main) {
+      const info = this.registry.observe(svc.win.service, version, ts);
+      main = { info, cohort: svc.win.cohort(version, 'main', this.ringSize) };
+      svc.mains.set(version, main);
+    }
+    const info = main.info;
+    if (info === undefined) this.unknownVersion++;
+    else if (info.inferred && info.role === 'canary' && info.state === 'active') this.ensureJudgment(info, 'canary');
+    return main.cohort;
   }
 
   private ring(win: ServiceWindows, cohort: Cohort, route: string, metric: boolean): SliceRing {
@@ -182,7 +217,9 @@ class EventTimeEngine implements Engine {
   private onRequest(e: RequestEvent): void {
     const s = this.sliceOf(e.ts);
     if (s === undefined) return;
-    const { win, cohort } = this.cohortFor(e.service, e.version, e.instance, e.ts);
+    const svc = this.intakeOf(e.service);
+    const win = svc.win;
+    const cohort = this.cohortFor(svc, e.version, e.instance, e.ts);
     const ring = this.ring(win, cohort, e.route !== undefined ? this.route(e.route) : NO_ROUTE, false);
     ring.add(s, 1, isErrorRequest(e) ? 1 : 0, e.latencyMs, win.tracked);
     cohort.touch(s);
@@ -192,7 +229,9 @@ class EventTimeEngine implements Engine {
   private onMetric(e: MetricEvent): void {
     const s = this.sliceOf(e.ts);
     if (s === undefined) return;
-    const { win, cohort } = this.cohortFor(e.service, e.version, e.instance, e.ts);
+    const svc = this.intakeOf(e.service);
+    const win = svc.win;
+    const cohort = this.cohortFor(svc, e.version, e.instance, e.ts);
     const route = e.labels?.['route'] !== undefined ? this.route(e.labels['route']) : NO_ROUTE;
     switch (e.name) {
       case 'requests':
@@ -214,7 +253,9 @@ class EventTimeEngine implements Engine {
   private onLog(e: LogEvent): void {
     const s = this.sliceOf(e.ts);
     if (s === undefined) return;
-    const { win, cohort } = this.cohortFor(e.service, e.version, e.instance, e.ts);
+    const svc = this.intakeOf(e.service);
+    const win = svc.win;
+    const cohort = this.cohortFor(svc, e.version, e.instance, e.ts);
     cohort.logLines.add(s, 1, 0, undefined, false);
     cohort.touch(s);
     if (!isErrorLevel(e.level)) return;
@@ -231,6 +272,8 @@ class EventTimeEngine implements Engine {
 
   private onDeploy(e: DeployEvent): void {
     const change = this.registry.apply(e);
+    // Placements may have changed: the service's tags resolve afresh from its next event on.
+    this.intake.delete(e.service);
     const info = change.info;
     if (e.role !== 'baseline' && e.action === 'start') {
       if (e.role === 'canary') this.ensureJudgment(info, 'canary');
@@ -266,6 +309,7 @@ class EventTimeEngine implements Engine {
     while (this.closedSlot < target) {
       const s = ++this.closedSlot;
       const endTs = (s + 1) * this.sliceMs;
+      for (const win of this.services.values()) win.closeSlice(s);
       this.applyLifecycle(endTs);
       if ((s + 1) % this.evaluateEverySlices === 0 || (final && s === target)) {
         this.evaluate(s, final && s === target ? Math.min(endTs, this.maxTs) : endTs);

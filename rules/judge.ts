@@ -14,7 +14,8 @@ import {
   type CountStratum, type CountTest, type RankContribution, COUNT_FIELDS, NO_RANK, addCountStratum, addRank,
   countTestFromSums, rankTestP,
 } from './stats.js';
-import { countAboveKey, mergeSketchInto, quantile, quantileKey, rankOfSketches } from './aggregate.js';
+import { mergeSketchInto, newSketch, quantile, quantileKey, rankOfSketches } from './aggregate.js';
+import { type Bins, addBins, binsCount, countAbove, rankOfBins, sketchOfBins } from './bins.js';
 import type { Cohort, SliceRing } from './window.js';
 
 /** What a finding is about. */
@@ -145,6 +146,8 @@ interface TailReference {
 /** The judge's memory for one judgment: per-test prefix sums, built slice by slice. */
 export class JudgeState {
   readonly series = new Map<string, Cumulative>();
+  /** The same series by kind, then name. */
+  private readonly byKind = new Map<string, Map<string, Cumulative>>();
   /**
    * Per signal, the last slice of an episode that ended as a burst: its evidence was judged
    * transient, so later windows of that signal's tests start after it.
@@ -173,6 +176,20 @@ export class JudgeState {
     if (!c) this.series.set(key, (c = new Cumulative(fields, this.ringSize)));
     return c;
   }
+
+  /** The test series of one kind by name (in creation order), if there are any. */
+  ofKind(kind: string): ReadonlyMap<string, Cumulative> | undefined {
+    return this.byKind.get(kind);
+  }
+
+  /** The test series `kind|name`, found without building its key: the per-slice path. */
+  cumulativeOf(kind: string, name: string, fields: number): Cumulative {
+    let byName = this.byKind.get(kind);
+    if (!byName) this.byKind.set(kind, (byName = new Map()));
+    let c = byName.get(name);
+    if (!c) byName.set(name, (c = this.cumulative(`${kind}|${name}`, fields)));
+    return c;
+  }
 }
 
 const RANK_FIELDS = 6;
@@ -182,6 +199,8 @@ const TAIL_WEIGHT = 2;
 /** The epochs of the comparison's tail reference, and how many values it needs. */
 const REFERENCE_EPOCH_MS = 5 * 60_000;
 const MIN_REFERENCE = 200;
+/** Reference sketches take a whole epoch of values: they grow in the library's usual large steps. */
+const REFERENCE_CHUNK_BINS = 128;
 
 function rankVector(c: RankContribution, out: Float64Array): Float64Array {
   out[0] = c.excess; out[1] = c.variance; out[2] = c.n1; out[3] = c.n0; out[4] = c.u; out[5] = c.pairs;
@@ -234,18 +253,20 @@ function ringsOf(cohorts: readonly Cohort[], name: string, metric: boolean): Sli
   return out;
 }
 
-function sketchesAt(rings: readonly SliceRing[], slot: number, out: DDSketch[] = []): DDSketch[] {
+/** The latency bins of the rings at closed slice `slot`, where they have any. */
+function binsAt(rings: readonly SliceRing[], slot: number, out: Bins[] = []): Bins[] {
   for (const r of rings) {
-    const s = r.sketchAt(slot);
-    if (s && s.count > 0) out.push(s);
+    const b = r.binsAt(slot);
+    if (b) out.push(b);
   }
   return out;
 }
 
-function sketchOver(rings: readonly SliceRing[], from: number, to: number, skip?: ReadonlySet<number>): DDSketch | undefined {
-  let s: DDSketch | undefined;
-  for (const r of rings) for (let t = from; t <= to; t++) if (!skip || !skip.has(t)) s = mergeSketchInto(s, r.sketchAt(t));
-  return s;
+/** One sketch of the rings' closed slices in [from, to]; undefined when they hold no values. */
+function sketchOver(rings: readonly SliceRing[], from: number, to: number): DDSketch | undefined {
+  const lists: Bins[] = [];
+  for (const r of rings) r.closedBins(from, to, lists);
+  return sketchOfBins(lists);
 }
 
 function exposure(cohorts: readonly Cohort[], t: number): number {
@@ -279,16 +300,15 @@ export function summarise(state: JudgeState, cmp: Comparison, to: number, cfg: R
   const count = new Float64Array(COUNT_FIELDS);
   const countAll = new Float64Array(COUNT_FIELDS);
   const rankVec = new Float64Array(RANK_FIELDS);
-  const stratum = (c: CountStratum | undefined, key: string): void => {
-    if (!c) return;
+  const stratum = (c: CountStratum, kind: string, name: string): void => {
     count.fill(0);
     addCountStratum(count, c);
-    state.cumulative(key, COUNT_FIELDS).append(t, count);
+    state.cumulativeOf(kind, name, COUNT_FIELDS).append(t, count);
   };
   const epochSlots = Math.max(1, Math.round(REFERENCE_EPOCH_MS / cfg.window.sliceMs));
   const refreshSlots = Math.max(1, Math.round(60_000 / cfg.window.sliceMs));
   /** Exceedance strata of the slice against the comparison's own recent tail. */
-  const tails = (name: string, c1: readonly DDSketch[], c0: readonly DDSketch[]): void => {
+  const tails = (name: string, c1: readonly Bins[], c0: readonly Bins[]): void => {
     let ref = state.tailRefs.get(name);
     if (!ref) state.tailRefs.set(name, (ref = { epoch: Math.floor(t / epochSlots), current: undefined, previous: undefined, k95: Number.NaN, k99: Number.NaN, refreshedAt: -Infinity }));
     const epoch = Math.floor(t / epochSlots);
@@ -306,20 +326,24 @@ export function summarise(state: JudgeState, cmp: Comparison, to: number, cfg: R
     }
     if (!Number.isNaN(ref.k95)) {
       let n1 = 0, n0 = 0;
-      for (const s of c1) n1 += s.count;
-      for (const s of c0) n0 += s.count;
-      stratum({ n1, x1: countAboveKey(c1, ref.k95), n0, x0: countAboveKey(c0, ref.k95) }, `t95|${name}`);
-      stratum({ n1, x1: countAboveKey(c1, ref.k99), n0, x0: countAboveKey(c0, ref.k99) }, `t99|${name}`);
+      let x95 = 0, x99 = 0, y95 = 0, y99 = 0;
+      for (const b of c1) { n1 += binsCount(b); x95 += countAbove(b, ref.k95); x99 += countAbove(b, ref.k99); }
+      for (const b of c0) { n0 += binsCount(b); y95 += countAbove(b, ref.k95); y99 += countAbove(b, ref.k99); }
+      stratum({ n1, x1: x95, n0, x0: y95 }, 't95', name);
+      stratum({ n1, x1: x99, n0, x0: y99 }, 't99', name);
     }
     // Only now does this slice join the reference: thresholds come from the past alone.
-    for (const s of c0) ref.current = mergeSketchInto(ref.current, s);
+    if (c0.length > 0) {
+      const current = (ref.current ??= newSketch(REFERENCE_CHUNK_BINS));
+      for (const b of c0) addBins(current, b);
+    }
   };
   let t = startAt;
   for (; t <= to; t++) {
     countAll.fill(0);
     let rankAll = NO_RANK;
-    const canaryAll: DDSketch[] = [];
-    const againstAll: DDSketch[] = [];
+    const canaryAll: Bins[] = [];
+    const againstAll: Bins[] = [];
     for (const route of routes) {
       const ring = canary.routes.get(route) as SliceRing;
       const n1 = ring.requestsAt(t);
@@ -331,50 +355,50 @@ export function summarise(state: JudgeState, cmp: Comparison, to: number, cfg: R
       if (n1 > 0 || n0 > 0) {
         const s = { n1, x1: ring.errorsAt(t), n0, x0 };
         addCountStratum(countAll, s);
-        if (perRoute) stratum(s, `e|${route}`);
+        if (perRoute) stratum(s, 'e', route);
       }
-      const c1 = ring.sketchAt(t);
-      if (!c1 || c1.count === 0) continue;
-      const c0 = sketchesAt(against, t);
+      const c1 = ring.binsAt(t);
+      if (!c1) continue;
+      const c0 = binsAt(against, t);
       if (c0.length === 0) continue;
       canaryAll.push(c1);
       againstAll.push(...c0);
-      const rank = rankOfSketches([c1], c0);
+      const rank = rankOfBins([c1], c0);
       rankAll = addRank(rankAll, rank);
       if (perRoute) {
-        state.cumulative(`l|${route}`, RANK_FIELDS).append(t, rankVector(rank, rankVec));
+        state.cumulativeOf('l', route, RANK_FIELDS).append(t, rankVector(rank, rankVec));
         tails(route, [c1], c0);
       }
     }
-    state.cumulative(`e|${ALL}`, COUNT_FIELDS).append(t, countAll);
+    state.cumulativeOf('e', ALL, COUNT_FIELDS).append(t, countAll);
     if (rankAll.pairs > 0) {
-      state.cumulative(`l|${ALL}`, RANK_FIELDS).append(t, rankVector(rankAll, rankVec));
+      state.cumulativeOf('l', ALL, RANK_FIELDS).append(t, rankVector(rankAll, rankVec));
       tails(ALL, canaryAll, againstAll);
     }
     // Error signatures: tracked from their first canary occurrence on; known ones never count.
     const sigs = canary.signatures.bySlot.get(t);
-    if (sigs) for (const sig of sigs.keys()) if (!known.has(sig)) state.cumulative(`s|${sig}`, COUNT_FIELDS);
-    for (const [key, cum] of state.series) {
-      if (!key.startsWith('s|')) continue;
-      const sig = key.slice(2);
+    if (sigs) for (const sig of sigs.keys()) if (!known.has(sig)) state.cumulativeOf('s', sig, COUNT_FIELDS);
+    const signatureSeries = state.ofKind('s');
+    let n1 = Number.NaN, n0 = Number.NaN;
+    if (signatureSeries) for (const [sig, cum] of signatureSeries) {
       const x1 = sigs?.get(sig) ?? 0;
       if (x1 === 0 && Number.isNaN(cum.first)) continue;
       let x0 = 0;
       for (const c of cmp.against) x0 += c.signatures.bySlot.get(t)?.get(sig) ?? 0;
-      const n1 = exposure([canary], t), n0 = exposure(cmp.against, t);
+      if (Number.isNaN(n1)) { n1 = exposure([canary], t); n0 = exposure(cmp.against, t); }
       if (n1 === 0) continue;
       count.fill(0);
       addCountStratum(count, { n1, x1, n0, x0 });
       cum.append(t, count);
     }
     for (const [name, ring] of canary.metrics) {
-      const c1 = ring.sketchAt(t);
+      const c1 = ring.binsAt(t);
       state.canaryEvidence += ring.requestsAt(t);
-      if (!c1 || c1.count === 0) continue;
-      const c0 = sketchesAt(ringsOf(cmp.against, name, true), t);
+      if (!c1) continue;
+      const c0 = binsAt(ringsOf(cmp.against, name, true), t);
       if (c0.length === 0) continue;
       const lowerIsWorse = cfg.metrics.find((m) => m.name === name)?.worse === 'lower';
-      const rank = rankOfSketches([c1], c0);
+      const rank = rankOfBins([c1], c0);
       state.cumulative(`m|${name}`, RANK_FIELDS).append(t, rankVector(lowerIsWorse ? flipRank(rank) : rank, rankVec));
     }
   }

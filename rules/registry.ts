@@ -34,7 +34,7 @@ export interface VersionInfo {
 }
 
 /** Instance placement: the version and flavor its events belong to. */
-interface Placement {
+export interface Placement {
   readonly version: string;
   readonly flavor: Flavor;
 }
@@ -52,7 +52,6 @@ export interface LifecycleChange {
 export class DeployRegistry {
   private readonly instances = new Map<string, Map<string, Placement>>();
   private readonly versions = new Map<string, Map<string, VersionInfo>>();
-  private readonly mainPlacements = new Map<string, Placement>();
 
   /** Versions of a service in the order they were first heard of. */
   versionsOf(service: string): Iterable<VersionInfo> {
@@ -63,15 +62,9 @@ export class DeployRegistry {
     return this.versions.get(service)?.get(version);
   }
 
-  /** The version and flavor of an event, from its own tag or its instance. */
-  place(service: string, version: string | undefined, instance: string | undefined): Placement | undefined {
-    const byInstance = instance !== undefined ? this.instances.get(service)?.get(instance) : undefined;
-    if (version === undefined) return byInstance;
-    if (byInstance && byInstance.version === version) return byInstance;
-    // One placement object per version, not one per event: this runs for every event.
-    let p = this.mainPlacements.get(version);
-    if (!p) this.mainPlacements.set(version, (p = { version, flavor: 'main' }));
-    return p;
+  /** The instance placements of a service (a live view), if deploy events named any of its instances. */
+  placementsOf(service: string): ReadonlyMap<string, Placement> | undefined {
+    return this.instances.get(service);
   }
 
   /** Applies a deploy event; returns the change for the engine to act on. */

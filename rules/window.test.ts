@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { SliceRing } from './window.js';
+import { binsCount } from './bins.js';
 import { createEngine } from './engine.js';
 import { DEFAULT_RULES } from './config.js';
 import type { VigilEvent } from './events.js';
@@ -10,11 +11,12 @@ describe('SliceRing', () => {
     fc.assert(fc.property(fc.array(fc.record({ slot: fc.integer({ min: 0, max: 19 }), err: fc.boolean() }), { maxLength: 200 }), (adds) => {
       const ring = new SliceRing(20);
       for (const a of adds) ring.add(a.slot, 1, a.err ? 1 : 0, 10, true);
+      expect(ring.close(19)).toBe(0);
       let requests = 0, errors = 0, sketched = 0;
       for (let s = 0; s < 20; s++) {
         requests += ring.requestsAt(s);
         errors += ring.errorsAt(s);
-        sketched += ring.sketchAt(s)?.count ?? 0;
+        sketched += binsCount(ring.binsAt(s) ?? new Int32Array(0));
       }
       expect(requests).toBe(adds.length);
       expect(errors).toBe(adds.filter((a) => a.err).length);
@@ -28,7 +30,32 @@ describe('SliceRing', () => {
     ring.add(5, 2, 0, undefined, false);
     expect(ring.requestsAt(1)).toBe(0);
     expect(ring.requestsAt(5)).toBe(2);
-    expect(ring.sketchAt(5)).toBeUndefined();
+    ring.close(5);
+    expect(ring.binsAt(5)).toBeUndefined();
+  });
+
+  it('clears the slices it moves past, and never writes an older slice over a newer one', () => {
+    const ring = new SliceRing(4);
+    ring.add(2, 3, 0, undefined, false);
+    ring.add(3, 4, 0, undefined, false);
+    // Slice 7 takes slice 3's position; slices 4 to 6 are passed on the way and start empty.
+    ring.add(7, 1, 0, undefined, false);
+    expect(ring.requestsAt(3)).toBe(0);
+    expect(ring.requestsAt(7)).toBe(1);
+    ring.add(3, 9, 9, undefined, false);
+    expect(ring.requestsAt(7)).toBe(1);
+    expect(ring.errorsAt(7)).toBe(0);
+    expect(ring.requestsAt(3)).toBe(0);
+  });
+
+  it('holds slices before the epoch like any other', () => {
+    const ring = new SliceRing(4);
+    ring.add(-3, 2, 1, 5, true);
+    ring.add(-1, 1, 0, 5, true);
+    expect(ring.requestsAt(-3)).toBe(2);
+    expect(ring.errorsAt(-3)).toBe(1);
+    ring.close(-1);
+    expect(binsCount(ring.binsAt(-1) ?? new Int32Array(0))).toBe(1);
   });
 });
 

@@ -5,63 +5,112 @@
  */
 import type { DDSketch } from '@datadog/sketches-js';
 import { newSketch } from './aggregate.js';
+import { type Bins, BinLog } from './bins.js';
 
 /** Route name of the series that collects what exceeds the per-service series cap. */
 export const OVERFLOW_ROUTE = '(overflow)';
 
-/** A ring of per-slice counts (and sketches while tracked) for one route of one cohort. */
+/**
+ * A ring of per-slice counts for one route of one cohort, and, while its service is judged,
+ * latency sketches: one per open slice, packed into bins when the watermark closes it.
+ * Slices come in nearly increasing order (lateness is bounded far below the ring's length),
+ * so the ring only remembers its newest slice and clears positions as it moves past them:
+ * one typed array per idle series.
+ */
 export class SliceRing {
-  readonly slot: Int32Array;
-  // Counts per slice fit single precision (exact up to 16M per slice) at half the memory.
-  readonly requests: Float32Array;
-  readonly errors: Float32Array;
-  sketches: (DDSketch | undefined)[] | undefined;
+  /** Requests of a slice at 2i, errors at 2i+1. Counts per slice fit single precision (exact up to 16M). */
+  private readonly counts: Float32Array;
+  /** Newest slice written; the ring holds slices (head - size, head]. */
+  private head = Number.NEGATIVE_INFINITY;
+  /** Sketches of slices not closed yet, with their slices. */
+  private open: { slot: number; sketch: DDSketch }[] | undefined;
+  /** Bins of the closed slices the ring holds. */
+  private closed: BinLog | undefined;
 
   constructor(readonly size: number) {
-    this.slot = new Int32Array(size).fill(-1);
-    this.requests = new Float32Array(size);
-    this.errors = new Float32Array(size);
+    this.counts = new Float32Array(2 * size);
   }
 
-  /** The ring position of slice `s`, cleared first when it held an older slice. */
-  private position(s: number, tracked: boolean): number {
-    const i = s % this.size;
-    if (this.slot[i] !== s) {
-      this.slot[i] = s;
-      this.requests[i] = 0;
-      this.errors[i] = 0;
-      if (this.sketches) this.sketches[i] = undefined;
+  private index(s: number): number {
+    return ((s % this.size) + this.size) % this.size;
+  }
+
+  /** Whether the ring holds slice `s`. */
+  private holds(s: number): boolean {
+    return s <= this.head && s > this.head - this.size;
+  }
+
+  /** The ring position of slice `s`, after clearing the positions of slices it moves past; -1 when `s` is older than the ring holds. */
+  private position(s: number): number {
+    if (s > this.head) {
+      for (let t = Math.max(this.head + 1, s - this.size + 1); t <= s; t++) {
+        const i = this.index(t);
+        this.counts[2 * i] = 0;
+        this.counts[2 * i + 1] = 0;
+      }
+      this.head = s;
+      this.closed?.dropBefore(s - this.size + 1);
+    } else if (s <= this.head - this.size) {
+      return -1;
     }
-    if (tracked && !this.sketches) this.sketches = new Array<DDSketch | undefined>(this.size);
-    return i;
+    return this.index(s);
   }
 
   /** Adds counts (and a latency sample while tracked) to slice `s`. */
   add(s: number, requests: number, errors: number, latency: number | undefined, tracked: boolean): void {
-    const i = this.position(s, tracked);
-    this.requests[i] = (this.requests[i] as number) + requests;
-    this.errors[i] = (this.errors[i] as number) + errors;
-    if (latency !== undefined && tracked && this.sketches) {
-      let sk = this.sketches[i];
-      if (!sk) this.sketches[i] = sk = newSketch();
-      sk.accept(latency);
+    const i = this.position(s);
+    if (i < 0) return;
+    this.counts[2 * i] = (this.counts[2 * i] as number) + requests;
+    this.counts[2 * i + 1] = (this.counts[2 * i + 1] as number) + errors;
+    if (latency !== undefined && tracked) this.sketchFor(s).accept(latency);
+  }
+
+  private sketchFor(s: number): DDSketch {
+    const open = (this.open ??= []);
+    for (const o of open) if (o.slot === s) return o.sketch;
+    const sketch = newSketch();
+    open.push({ slot: s, sketch });
+    return sketch;
+  }
+
+  /**
+   * Packs the sketches of the open slices up to `s`, which the watermark has closed: from
+   * here on they are read, never added to. Returns how many slices stay open.
+   */
+  close(s: number): number {
+    const open = this.open;
+    if (!open || open.length === 0) return 0;
+    open.sort((a, b) => a.slot - b.slot);
+    let kept = 0;
+    for (const o of open) {
+      if (o.slot <= s) {
+        if (o.slot > this.head - this.size) (this.closed ??= new BinLog()).append(o.slot, o.sketch);
+      } else {
+        open[kept++] = o;
+      }
     }
+    open.length = kept;
+    if (kept === 0) this.open = undefined;
+    return kept;
   }
 
   /** Requests in slice `s` (0 when the ring no longer holds it). */
   requestsAt(s: number): number {
-    const i = s % this.size;
-    return this.slot[i] === s ? (this.requests[i] as number) : 0;
+    return this.holds(s) ? (this.counts[2 * this.index(s)] as number) : 0;
   }
 
   errorsAt(s: number): number {
-    const i = s % this.size;
-    return this.slot[i] === s ? (this.errors[i] as number) : 0;
+    return this.holds(s) ? (this.counts[2 * this.index(s) + 1] as number) : 0;
   }
 
-  sketchAt(s: number): DDSketch | undefined {
-    const i = s % this.size;
-    return this.slot[i] === s && this.sketches ? this.sketches[i] : undefined;
+  /** Latency bins of closed slice `s`; undefined when it had no latency values or is no longer held. */
+  binsAt(s: number): Bins | undefined {
+    return this.closed && this.holds(s) ? this.closed.at(s) : undefined;
+  }
+
+  /** Appends the latency bins of the closed slices in [from, to] to `out`. */
+  closedBins(from: number, to: number, out: Bins[]): void {
+    this.closed?.forEach(Math.max(from, this.head - this.size + 1), to, (bins) => out.push(bins));
   }
 }
 
@@ -117,6 +166,8 @@ export class ServiceWindows {
   readonly knownSignatures = new Set<string>();
   /** True while some version of the service is being judged: per-slice sketches are kept. */
   tracked = false;
+  /** Open slices with latency sketches left when the service was last closed (they outlive tracking). */
+  openSketches = 0;
 
   constructor(readonly service: string) {}
 
@@ -126,6 +177,17 @@ export class ServiceWindows {
     let c = pair[flavor];
     if (!c) pair[flavor] = c = new Cohort(this.service, version, flavor, ringSize);
     return c;
+  }
+
+  /** Packs the latency sketches of slices up to `s`, which the watermark has closed. */
+  closeSlice(s: number): void {
+    if (!this.tracked && this.openSketches === 0) return;
+    let open = 0;
+    for (const c of this.allCohorts()) {
+      for (const r of c.routes.values()) open += r.close(s);
+      for (const r of c.metrics.values()) open += r.close(s);
+    }
+    this.openSketches = open;
   }
 
   /** Every cohort, in a stable order (insertion), for deterministic judging. */
