@@ -37,6 +37,54 @@ export function newSketch(chunkBins = SKETCH_CHUNK_BINS): DDSketch {
   return s;
 }
 
+/** Emptied open-slice sketches, waiting to be used again. */
+const spare: DDSketch[] = [];
+const SPARE_LIMIT = 1 << 16;
+/** Sketches whose bins grew past this are not kept for reuse. */
+const SPARE_MAX_BINS = 64;
+
+/** An empty sketch for an open slice: a spare one when there is one. */
+export function openSketch(): DDSketch {
+  const s = spare.pop();
+  return s !== undefined && s.mapping === sharedMapping ? s : newSketch();
+}
+
+/**
+ * Empties a sketch whose values have been read out (its slice closed and was packed) and
+ * keeps it for the next open slice. A slice's sketch lives for seconds of event time: made
+ * anew each time, each one outlives the young generation and dies in the old one, where
+ * collecting it costs far more than emptying it here does.
+ */
+export function releaseSketch(s: DDSketch): void {
+  if (spare.length >= SPARE_LIMIT || s.mapping !== sharedMapping) return;
+  if (s.store.bins.length > SPARE_MAX_BINS || s.negativeStore.bins.length > SPARE_MAX_BINS) return;
+  emptyStore(s.store);
+  emptyStore(s.negativeStore);
+  s.zeroCount = 0;
+  s.count = 0;
+  s.min = Infinity;
+  s.max = -Infinity;
+  s.sum = 0;
+  spare.push(s);
+}
+
+/**
+ * Empties a store but keeps its bins, marked as spanning their whole key range: values that
+ * fall in it are then added without the store laying its bins out again (which allocates).
+ * Readers skip empty bins, so the wider range changes no count or quantile.
+ */
+function emptyStore(st: DDSketch['store']): void {
+  st.count = 0;
+  if (st.bins.length === 0) {
+    st.minKey = Infinity;
+    st.maxKey = -Infinity;
+    return;
+  }
+  st.bins.fill(0);
+  st.minKey = st.offset;
+  st.maxKey = st.offset + st.bins.length - 1;
+}
+
 /** Adds `from`'s sketch into `into` (created when absent); returns the sketch. */
 export function mergeSketchInto(into: DDSketch | undefined, from: DDSketch | undefined): DDSketch | undefined {
   if (!from || from.count === 0) return into;

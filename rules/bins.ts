@@ -103,7 +103,8 @@ export class BinLog {
     if (this.end + need <= this.data.length) return;
     const live = this.end - this.first;
     const target = live + need;
-    const next = target <= this.data.length / 2 ? this.data : new Int32Array(Math.max(16, 2 ** Math.ceil(Math.log2(target * 1.5))));
+    // Moving the records costs a copy of them: room for a quarter more keeps that rare enough.
+    const next = target <= this.data.length * 0.75 ? this.data : new Int32Array(Math.ceil((target * 1.5) / 64) * 64);
     if (next === this.data) this.data.copyWithin(0, this.first, this.end);
     else next.set(this.data.subarray(this.first, this.end));
     this.newest = this.newest >= 0 ? this.newest - this.first : -1;

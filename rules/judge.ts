@@ -192,7 +192,8 @@ export class JudgeState {
   }
 }
 
-const RANK_FIELDS = 6;
+/** A rank summary vector: excess, variance, n1, n0 (U and the pair count are not needed over windows). */
+const RANK_FIELDS = 4;
 /** Budget weights: service-wide errors and latency, service-wide tails and metrics, everything else. */
 const MAIN_WEIGHT = 5;
 const TAIL_WEIGHT = 2;
@@ -202,17 +203,21 @@ const MIN_REFERENCE = 200;
 /** Reference sketches take a whole epoch of values: they grow in the library's usual large steps. */
 const REFERENCE_CHUNK_BINS = 128;
 
-function rankVector(c: RankContribution, out: Float64Array): Float64Array {
-  out[0] = c.excess; out[1] = c.variance; out[2] = c.n1; out[3] = c.n0; out[4] = c.u; out[5] = c.pairs;
+function rankVector(c: RankSum, out: Float64Array): Float64Array {
+  out[0] = c.excess; out[1] = c.variance; out[2] = c.n1; out[3] = c.n0;
   return out;
 }
 
-function rankOf(v: ArrayLike<number>): RankContribution {
-  return { excess: v[0] as number, variance: v[1] as number, n1: v[2] as number, n0: v[3] as number, u: v[4] as number, pairs: v[5] as number };
+/** What a window's rank tests read: the summed contributions of its strata. */
+type RankSum = Pick<RankContribution, 'excess' | 'variance' | 'n1' | 'n0'>;
+
+function rankOf(v: ArrayLike<number>): RankSum {
+  return { excess: v[0] as number, variance: v[1] as number, n1: v[2] as number, n0: v[3] as number };
 }
 
-function flipRank(c: RankContribution): RankContribution {
-  return { ...c, excess: -c.excess, u: c.pairs - c.u };
+/** The contribution with lower values counted as worse (for metrics such as throughput). */
+function flipRank(c: RankSum): RankSum {
+  return { ...c, excess: -c.excess };
 }
 
 const ALL = '*';
@@ -371,7 +376,7 @@ export function summarise(state: JudgeState, cmp: Comparison, to: number, cfg: R
       }
     }
     state.cumulativeOf('e', ALL, COUNT_FIELDS).append(t, countAll);
-    if (rankAll.pairs > 0) {
+    if (rankAll.n1 > 0 && rankAll.n0 > 0) {
       state.cumulativeOf('l', ALL, RANK_FIELDS).append(t, rankVector(rankAll, rankVec));
       tails(ALL, canaryAll, againstAll);
     }
@@ -431,9 +436,9 @@ export function judgeWindows(
   const countFrom = (cum: Cumulative) => (slot: number): number => {
     const v = cum.sum(slot, to, new Float64Array(COUNT_FIELDS));
     const t = countTestFromSums(v);
-    return countMixtureLogLR(t.x1, t.expected, Math.round(v[6] as number));
+    return countMixtureLogLR(t.x1, t.expected, t.x1 + t.x0);
   };
-  const rankFrom = (cum: Cumulative, reference: RankContribution) => (slot: number): number => {
+  const rankFrom = (cum: Cumulative, reference: RankSum) => (slot: number): number => {
     const r = rankOf(cum.sum(slot, to, new Float64Array(RANK_FIELDS)));
     return rankMixtureLogLR(r.excess, r.variance, reference.variance);
   };

@@ -90,8 +90,9 @@ function erfc(x: number): number {
 const EXACT_LIMIT = 1_000;
 
 /** Length of a count-test summary vector (see `addCountStratum`). */
-export const COUNT_FIELDS = 11;
-const N1 = 0, X1 = 1, N0 = 2, X0 = 3, EXPECTED = 4, VARIANCE = 5, TOTAL = 6, RR_NUM = 7, RR_DEN = 8, ALIGNED0 = 9, STRATA = 10;
+export const COUNT_FIELDS = 10;
+// The events of both sides are X1 + X0: strata without any add nothing to either.
+const N1 = 0, X1 = 1, N0 = 2, X0 = 3, EXPECTED = 4, VARIANCE = 5, RR_NUM = 6, RR_DEN = 7, ALIGNED0 = 8, STRATA = 9;
 
 /**
  * Adds one stratum to a count-test summary. Every field is a plain sum over strata, so
@@ -110,7 +111,6 @@ export function addCountStratum(acc: Float64Array, s: CountStratum, sign = 1): v
   acc[ALIGNED0] = (acc[ALIGNED0] as number) + sign * ((s.x0 / s.n0) * s.n1);
   acc[STRATA] = (acc[STRATA] as number) + sign;
   if (m === 0) return;
-  acc[TOTAL] = (acc[TOTAL] as number) + sign * m;
   acc[EXPECTED] = (acc[EXPECTED] as number) + sign * ((s.n1 * m) / n);
   if (n > 1) acc[VARIANCE] = (acc[VARIANCE] as number) + sign * ((s.n1 * s.n0 * m * (n - m)) / (n * n * (n - 1)));
 }
@@ -123,7 +123,7 @@ export function addCountStratum(acc: Float64Array, s: CountStratum, sign = 1): v
  * totals use the Cochran-Mantel-Haenszel normal score with continuity correction.
  */
 export function countTestFromSums(v: ArrayLike<number>): CountTest {
-  const x1 = Math.round(v[X1] as number), total = Math.round(v[TOTAL] as number);
+  const x1 = Math.round(v[X1] as number), total = x1 + Math.round(v[X0] as number);
   const expected = v[EXPECTED] as number, variance = v[VARIANCE] as number;
   const n1 = Math.round(v[N1] as number), rrNum = v[RR_NUM] as number, rrDen = v[RR_DEN] as number;
   let p = 1;
@@ -213,7 +213,7 @@ export function rankFromU(u: number, n1: number, n0: number, tieTerm: number): R
 }
 
 /** One-sided p-value of a summed rank contribution (canary higher than comparison). */
-export function rankTestP(c: RankContribution): number {
+export function rankTestP(c: Pick<RankContribution, 'excess' | 'variance'>): number {
   if (c.variance <= 0) return 1;
   return normalUpperP(c.excess / Math.sqrt(c.variance));
 }

@@ -4,7 +4,7 @@
  * cost little; latency sketches are kept per slice only while the service is being judged.
  */
 import type { DDSketch } from '@datadog/sketches-js';
-import { newSketch } from './aggregate.js';
+import { openSketch, releaseSketch } from './aggregate.js';
 import { type Bins, BinLog } from './bins.js';
 
 /** Route name of the series that collects what exceeds the per-service series cap. */
@@ -22,8 +22,9 @@ export class SliceRing {
   private readonly counts: Float32Array;
   /** Newest slice written; the ring holds slices (head - size, head]. */
   private head = Number.NEGATIVE_INFINITY;
-  /** Sketches of slices not closed yet, with their slices. */
-  private open: { slot: number; sketch: DDSketch }[] | undefined;
+  /** Slices not closed yet that have latency values, and their sketches (parallel arrays). */
+  private openSlots: number[] | undefined;
+  private openSketches: DDSketch[] | undefined;
   /** Bins of the closed slices the ring holds. */
   private closed: BinLog | undefined;
 
@@ -66,10 +67,11 @@ export class SliceRing {
   }
 
   private sketchFor(s: number): DDSketch {
-    const open = (this.open ??= []);
-    for (const o of open) if (o.slot === s) return o.sketch;
-    const sketch = newSketch();
-    open.push({ slot: s, sketch });
+    const slots = (this.openSlots ??= []), sketches = (this.openSketches ??= []);
+    for (let i = 0; i < slots.length; i++) if (slots[i] === s) return sketches[i] as DDSketch;
+    const sketch = openSketch();
+    slots.push(s);
+    sketches.push(sketch);
     return sketch;
   }
 
@@ -78,20 +80,22 @@ export class SliceRing {
    * here on they are read, never added to. Returns how many slices stay open.
    */
   close(s: number): number {
-    const open = this.open;
-    if (!open || open.length === 0) return 0;
-    open.sort((a, b) => a.slot - b.slot);
-    let kept = 0;
-    for (const o of open) {
-      if (o.slot <= s) {
-        if (o.slot > this.head - this.size) (this.closed ??= new BinLog()).append(o.slot, o.sketch);
-      } else {
-        open[kept++] = o;
-      }
+    const slots = this.openSlots, sketches = this.openSketches;
+    if (!slots || !sketches || slots.length === 0) return 0;
+    // Oldest first: the packed log is in slice order. There are only a few open slices.
+    for (;;) {
+      let oldest = -1;
+      for (let i = 0; i < slots.length; i++) if ((slots[i] as number) <= s && (oldest < 0 || (slots[i] as number) < (slots[oldest] as number))) oldest = i;
+      if (oldest < 0) break;
+      const slot = slots[oldest] as number, sketch = sketches[oldest] as DDSketch;
+      if (slot > this.head - this.size) (this.closed ??= new BinLog()).append(slot, sketch);
+      releaseSketch(sketch);
+      slots[oldest] = slots[slots.length - 1] as number;
+      sketches[oldest] = sketches[sketches.length - 1] as DDSketch;
+      slots.pop();
+      sketches.pop();
     }
-    open.length = kept;
-    if (kept === 0) this.open = undefined;
-    return kept;
+    return slots.length;
   }
 
   /** Requests in slice `s` (0 when the ring no longer holds it). */
