@@ -9,9 +9,11 @@ import { access, constants } from 'node:fs/promises';
 import { finished } from 'node:stream/promises';
 import type { Writable } from 'node:stream';
 import { Command, CommanderError } from 'commander';
-import { DEFAULT_RULES, type RulesConfig } from '../rules/config.js';
+import { DEFAULT_RULES } from '../rules/config.js';
 import { InputError } from '../ingest/lines.js';
 import { OutputError, formatSummary, replay } from './replay.js';
+import type { VigilConfig } from './config-file.js';
+import type { RenderedScenario } from '../simulate/catalog.js';
 
 /** Options of `vigil replay`, as commander hands them over. */
 interface ReplayFlags {
@@ -62,6 +64,8 @@ interface SimulateFlags {
   readonly out?: string;
   readonly labels?: string;
   readonly list?: boolean;
+  readonly post?: string;
+  readonly speed?: string;
 }
 
 /** Writes one catalog scenario as NDJSON events (and its labels when asked). */
@@ -83,7 +87,13 @@ async function simulateCommand(name: string | undefined, flags: SimulateFlags): 
     process.stderr.write(`vigil simulate: --seed must be a whole number >= 0, got "${flags.seed}"\n`);
     return EXIT_USAGE;
   }
+  const speed = flags.speed === undefined ? (flags.post === undefined ? Infinity : 1) : flags.speed === 'max' ? Infinity : Number(flags.speed);
+  if (!(speed > 0)) {
+    process.stderr.write(`vigil simulate: --speed must be a number > 0 (1 = real time, 60 = a minute per second) or max, got "${flags.speed ?? ''}"\n`);
+    return EXIT_USAGE;
+  }
   const rendered = renderScenario(entry, seed);
+  if (flags.post !== undefined) return postScenario(rendered, flags.post, speed, flags.labels);
   const out = flags.out === undefined ? process.stdout : openForWriting(flags.out);
   out.write(rendered.ndjson);
   if (flags.out !== undefined) await closeFile(out, flags.out);
@@ -94,6 +104,134 @@ async function simulateCommand(name: string | undefined, flags: SimulateFlags): 
   }
   process.stderr.write(`vigil simulate: ${rendered.id}, ${rendered.events.length} events: ${entry.summary}\n`);
   return EXIT_OK;
+}
+
+/** Streams a rendered scenario to a running service, its event times moved to start now. */
+async function postScenario(rendered: RenderedScenario, baseUrl: string, speed: number, labelsPath: string | undefined): Promise<number> {
+  const { httpSender, streamEvents } = await import('../simulate/stream.js');
+  if (labelsPath !== undefined) {
+    const labels = openForWriting(labelsPath);
+    labels.write(`${JSON.stringify(rendered.labels, null, 1)}\n`);
+    await closeFile(labels, labelsPath);
+  }
+  const last = rendered.events[rendered.events.length - 1];
+  const spanS = last === undefined ? 0 : last.emitMs / 1000;
+  process.stderr.write(
+    `vigil simulate: ${rendered.id}, ${rendered.events.length} events over ${Math.round(spanS / 60)} min of scenario time, ` +
+      `posting to ${baseUrl} ${speed === Infinity ? 'as fast as it takes them' : `at ${speed}x (about ${Math.ceil(spanS / speed)} s)`}\n  ${rendered.entry.summary}\n`,
+  );
+  const controller = new AbortController();
+  const stop = (): void => controller.abort();
+  process.once('SIGINT', stop);
+  try {
+    const summary = await streamEvents(rendered.events, {
+      speed, startMs: Date.now(), signal: controller.signal, send: httpSender(baseUrl, { signal: controller.signal }),
+    });
+    process.stderr.write(`vigil simulate: ${summary.aborted ? 'stopped after' : 'sent'} ${summary.events} events in ${summary.batches} batches, ${(summary.wallMs / 1000).toFixed(1)} s\n`);
+  } catch (err) {
+    throw new OutputError(baseUrl, err);
+  } finally {
+    process.off('SIGINT', stop);
+  }
+  return EXIT_OK;
+}
+
+/** Options of `vigil demo`. */
+interface DemoFlags {
+  readonly speed: string;
+  readonly seed: string;
+  readonly exit?: boolean;
+}
+
+/** The service and a simulated release with one bad canary, in one terminal. */
+async function demoCommand(flags: DemoFlags): Promise<number> {
+  const speed = Number(flags.speed);
+  const seed = Number(flags.seed);
+  if (!(speed > 0) || !Number.isInteger(seed) || seed < 0) {
+    process.stderr.write(`vigil demo: --speed must be > 0 and --seed a whole number >= 0, got "${flags.speed}", "${flags.seed}"\n`);
+    return EXIT_USAGE;
+  }
+  const [{ DEFAULT_CONFIG, withEnvironment }, { runDemo }, { default: pino }] = await Promise.all([
+    import('./config-file.js'), import('./demo.js'), import('pino'),
+  ]);
+  const env = { VIGIL_PORT: '0', ...process.env };
+  const config = withEnvironment(DEFAULT_CONFIG, env);
+  // Only problems are logged: the terminal is the demo's.
+  const logger = pino({ level: 'warn', base: { app: 'vigil' } }, pino.destination({ fd: 2, sync: false }));
+  const controller = new AbortController();
+  const interrupt = (): void => controller.abort();
+  process.once('SIGINT', interrupt);
+  const result = await runDemo({ config, logger, out: process.stdout, color: process.stdout.isTTY === true, speed, seed, signal: controller.signal });
+  process.off('SIGINT', interrupt);
+  if (flags.exit !== true && !result.aborted) {
+    process.stdout.write(`The service stays up at ${result.service.url} for you to look around; Ctrl-C stops it.\n`);
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', () => resolve());
+      process.once('SIGTERM', () => resolve());
+    });
+  }
+  await result.service.close();
+  return EXIT_OK;
+}
+
+/** Options of `vigil run`. */
+interface RunFlags {
+  readonly config?: string;
+}
+
+/** The long-running service, embedded; runs until SIGINT or SIGTERM. */
+async function runCommand(flags: RunFlags): Promise<number> {
+  const [{ DEFAULT_CONFIG, withEnvironment }, { startService }, { ConsoleNotifier }, { default: pino }] = await Promise.all([
+    import('./config-file.js'), import('./service.js'), import('../notifiers/console.js'), import('pino'),
+  ]);
+  const config = withEnvironment(flags.config === undefined ? DEFAULT_CONFIG : await loadConfig(flags.config), process.env);
+  // Logs are JSON on stderr, for machines; stdout is for people: where to look, and the notifications.
+  const logger = pino({ level: config.log.level, base: { app: 'vigil' } }, pino.destination({ fd: 2, sync: false }));
+  const consoleNotifier = new ConsoleNotifier({ out: process.stdout, color: process.stdout.isTTY === true });
+  let service: Awaited<ReturnType<typeof startService>>;
+  try {
+    service = await startService({ config, logger, notifiers: [consoleNotifier] });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+      throw new ListenError(`cannot listen on ${config.server.host}:${config.server.port} (${code}); set VIGIL_PORT / VIGIL_HOST or server.port / server.host`, err);
+    }
+    throw err;
+  }
+  const url = service.url;
+  process.stdout.write(
+    `vigil: listening on ${url} (embedded: in-memory bus and state; console notifications below)\n` +
+      `  send events   curl -X POST ${url}/v1/events -H 'content-type: application/x-ndjson' --data-binary @events.ndjson\n` +
+      `  or simulate   npx vigil simulate parallel-canaries-one-bad --post ${url} --speed 30\n` +
+      `  verdicts      ${url}/v1/verdicts    incidents  ${url}/v1/incidents\n` +
+      '  stop          Ctrl-C\n\n',
+  );
+  await new Promise<void>((resolve) => {
+    const stop = (signal: NodeJS.Signals): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      logger.info({ signal }, 'stopping');
+      service.close().then(resolve, (err: unknown) => {
+        logger.error({ err }, 'stopping failed');
+        resolve();
+      });
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  process.stdout.write(`vigil: stopped after ${service.accepted()} events; embedded state is not kept across restarts\n`);
+  logger.flush();
+  return EXIT_OK;
+}
+
+/** The service could not take its address. */
+class ListenError extends Error {
+  /** Another process holds the port until it stops; trying again at once does not help. */
+  readonly retriable = false;
+  constructor(message: string, cause: unknown) {
+    super(message, { cause });
+    this.name = 'ListenError';
+  }
 }
 
 async function configCheckCommand(file: string): Promise<number> {
@@ -129,7 +267,7 @@ async function closeFile(stream: Writable | undefined, path: string | undefined)
 }
 
 /** The YAML parser costs a noticeable share of start-up time, so it loads only when a config file is named. */
-async function loadConfig(path: string): Promise<RulesConfig> {
+async function loadConfig(path: string): Promise<VigilConfig> {
   const { loadConfigFile } = await import('./config-file.js');
   return loadConfigFile(path);
 }
@@ -141,7 +279,7 @@ async function report(err: unknown): Promise<number> {
     process.stderr.write(`vigil: ${err.message}\n`);
     return EXIT_USAGE;
   }
-  if (err instanceof InputError || err instanceof OutputError) {
+  if (err instanceof InputError || err instanceof OutputError || err instanceof ListenError) {
     process.stderr.write(`vigil: ${err.message}\n`);
     return EXIT_IO;
   }
@@ -191,7 +329,23 @@ function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--out <file>', 'write events here instead of stdout')
     .option('--labels <file>', 'also write what a correct engine decides (the scorer\'s labels)')
     .option('--list', 'list the catalog')
+    .option('--post <url>', 'post the events to a running service (its /v1/events), their times moved to start now')
+    .option('--speed <x>', 'with --post: scenario time per wall time (1 = real time, 30 = 30 s per second, max)')
     .action((scenario: string | undefined, flags: SimulateFlags) => run(() => simulateCommand(scenario, flags))());
+
+  program
+    .command('run')
+    .description('run the service: HTTP ingest on 127.0.0.1:7070 (VIGIL_PORT), in-process bus and state, console notifications')
+    .option('--config <file>', 'YAML settings (default: built-in defaults); VIGIL_HOST, VIGIL_PORT, VIGIL_LOG_LEVEL override it')
+    .action((flags: RunFlags) => run(() => runCommand(flags))());
+
+  program
+    .command('demo')
+    .description('start the service and stream a simulated release (three canaries, one bad) through it, in about a minute')
+    .option('--speed <x>', 'scenario time per wall time', '30')
+    .option('--seed <n>', 'random seed of the simulated traffic', '1')
+    .option('--exit', 'stop the service when the demo is over instead of keeping it up')
+    .action((flags: DemoFlags) => run(() => demoCommand(flags))());
 
   const config = program.command('config').description('work with config files');
   config

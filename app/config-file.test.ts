@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_RULES } from '../rules/config.js';
 import { InputError } from '../ingest/lines.js';
-import { ConfigError, loadConfigFile, parseConfigText } from './config-file.js';
+import { ConfigError, DEFAULT_CONFIG, loadConfigFile, parseConfigText, withEnvironment } from './config-file.js';
 
 function problemsOf(text: string): readonly string[] {
   try {
@@ -18,8 +18,9 @@ function problemsOf(text: string): readonly string[] {
 
 describe('parseConfigText', () => {
   it('gives the built-in defaults for an empty file or a section with no value', () => {
-    expect(parseConfigText('')).toEqual(DEFAULT_RULES);
-    expect(parseConfigText('# nothing set\njudge:\n')).toEqual(DEFAULT_RULES);
+    expect(parseConfigText('')).toEqual(DEFAULT_CONFIG);
+    expect(parseConfigText('# nothing set\njudge:\n')).toEqual(DEFAULT_CONFIG);
+    expect(DEFAULT_CONFIG).toMatchObject(DEFAULT_RULES);
   });
 
   it('overrides only what the file sets', () => {
@@ -37,13 +38,13 @@ describe('parseConfigText', () => {
     ['a fraction where an integer goes', 'judge:\n  persistMs: 1.5\n', ['judge.persistMs: expected an integer >= 0, got 1.5']],
     ['a negative duration', 'incidents:\n  recoverAfterMs: -1\n', ['incidents.recoverAfterMs: must be a positive integer, got -1']],
     ['an unknown key', 'judge:\n  foo: 1\n', [/^judge\.foo: unknown key \(allowed: evaluateEveryMs, windowsMs, familyAlpha, .*\)$/]],
-    ['an unknown section', 'jugde: {}\n', [/^jugde: unknown key \(allowed: window, judge, incidents, metrics\)$/]],
+    ['an unknown section', 'jugde: {}\n', [/^jugde: unknown key \(allowed: window, judge, incidents, metrics, server, log\)$/]],
     ['an empty list that needs an entry', 'judge:\n  windowsMs: []\n', ['judge.windowsMs: must be a list of positive integers with at least 1 entry']],
     ['a bad list entry', 'judge:\n  windowsMs: [60000, x]\n', ['judge.windowsMs[1]: expected a positive integer, got "x"']],
     ['an enum value', 'metrics:\n  - name: q\n    worse: up\n', ['metrics[0].worse: invalid value "up" (allowed: higher, lower)']],
     ['a missing required key', 'metrics:\n  - worse: lower\n', ['metrics[0].name: missing (expected a non-empty string)']],
     ['an empty string', 'incidents:\n  channels: [""]\n', ['incidents.channels[0]: must be a non-empty string, got ""']],
-    ['a scalar file', 'hello\n', [/^\(top level\): expected a mapping with keys window, judge, incidents, metrics, got "hello"$/]],
+    ['a scalar file', 'hello\n', [/^\(top level\): expected a mapping with keys window, judge, incidents, metrics, server, log, got "hello"$/]],
     ['a section that is a list', 'judge: [1]\n', [/^judge: expected a mapping with keys .*, got a list$/]],
     ['bad YAML', 'judge:\n  windowsMs: [1,\n', [/^line \d+, column \d+: /]],
     ['a duplicate key', 'judge: {}\njudge: {}\n', ['line 2, column 1: Map keys must be unique']],
@@ -103,3 +104,34 @@ describe('loadConfigFile', () => {
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
+
+describe('the annotated example config', () => {
+  it('is valid and gives exactly the built-in defaults, so that it documents them truly', async () => {
+    const config = await loadConfigFile(new URL('../vigil.example.yaml', import.meta.url).pathname);
+    expect(config).toEqual(DEFAULT_CONFIG);
+  });
+});
+
+describe('withEnvironment', () => {
+  it('overrides the file with the environment, numbers as numbers', () => {
+    const config = withEnvironment(DEFAULT_CONFIG, { VIGIL_PORT: '0', VIGIL_HOST: '0.0.0.0', VIGIL_LOG_LEVEL: 'warn', UNRELATED: 'x' });
+    expect(config.server.port).toBe(0);
+    expect(config.server.host).toBe('0.0.0.0');
+    expect(config.log.level).toBe('warn');
+    expect(config.judge).toEqual(DEFAULT_CONFIG.judge);
+    expect(withEnvironment(DEFAULT_CONFIG, {})).toBe(DEFAULT_CONFIG);
+  });
+
+  it('names the variable and the key of a bad value, with what is allowed', () => {
+    let problems: readonly string[] = [];
+    try {
+      withEnvironment(DEFAULT_CONFIG, { VIGIL_PORT: 'eighty', VIGIL_LOG_LEVEL: 'loud' });
+    } catch (err) {
+      if (err instanceof ConfigError) problems = err.problems;
+    }
+    expect(problems).toHaveLength(2);
+    expect(problems[0]).toMatch(/^VIGIL_PORT \(server\.port\): expected .*, got "eighty"$/);
+    expect(problems[1]).toMatch(/^VIGIL_LOG_LEVEL \(log\.level\): invalid value "loud" \(allowed: fatal, error, warn, info, debug, trace, silent\)$/);
+    expect(() => withEnvironment(DEFAULT_CONFIG, { VIGIL_PORT: '70000' })).toThrow(/VIGIL_PORT \(server\.port\): must be/);
+  });
+});

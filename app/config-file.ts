@@ -5,8 +5,40 @@
 import { readFile } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
-import { rulesSchema, type RulesConfig } from '../rules/config.js';
+import { rulesSchema } from '../rules/config.js';
 import { InputError } from '../ingest/lines.js';
+
+/** Settings of the long-running service: where it listens and what it takes in. */
+export const serverSchema = z.strictObject({
+  /** Interface the HTTP API listens on; loopback unless the service is meant to be reached from elsewhere. */
+  host: z.string().min(1).default('127.0.0.1'),
+  /** Port of the HTTP API (0: any free port). */
+  port: z.number().int().min(0).max(65_535).default(7070),
+  /** Largest request body the API takes (events in one POST). */
+  bodyLimitBytes: z.number().int().positive().default(10 * 1024 * 1024),
+  /**
+   * When no event has arrived for this long (wall time), event time is taken to move on
+   * with the wall clock, so that windows close and incidents recover on a quiet stream.
+   */
+  quietAfterMs: z.number().int().positive().default(30_000),
+});
+
+/** How the service logs. */
+export const logSchema = z.strictObject({
+  level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+/** Everything a config file holds: the judge's settings and the service's. */
+export const configSchema = rulesSchema.extend({
+  server: serverSchema.default(serverSchema.parse({})),
+  log: logSchema.default(logSchema.parse({})),
+});
+
+/** Settings after defaults are applied; a superset of the judge's own. */
+export type VigilConfig = z.infer<typeof configSchema>;
+
+/** The built-in defaults of everything. */
+export const DEFAULT_CONFIG: VigilConfig = configSchema.parse({});
 
 /** A config file that does not hold valid settings; `problems` lists every one. */
 export class ConfigError extends Error {
@@ -22,7 +54,7 @@ export class ConfigError extends Error {
 }
 
 /** Reads and validates a YAML config file; throws InputError when unreadable, ConfigError when invalid. */
-export async function loadConfigFile(path: string): Promise<RulesConfig> {
+export async function loadConfigFile(path: string): Promise<VigilConfig> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -33,7 +65,7 @@ export async function loadConfigFile(path: string): Promise<RulesConfig> {
 }
 
 /** Validates YAML config text; throws ConfigError naming `origin` when invalid. */
-export function parseConfigText(text: string, origin = 'config'): RulesConfig {
+export function parseConfigText(text: string, origin = 'config'): VigilConfig {
   const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
   if (doc.errors.length > 0) {
     throw new ConfigError(
@@ -53,7 +85,7 @@ export function parseConfigText(text: string, origin = 'config'): RulesConfig {
     // Unresolved aliases and alias bombs surface only here.
     throw new ConfigError(origin, [err instanceof Error ? err.message : String(err)]);
   }
-  const result = rulesSchema.safeParse(withoutNulls(raw ?? {}));
+  const result = configSchema.safeParse(withoutNulls(raw ?? {}));
   if (!result.success) throw new ConfigError(origin, configProblems(result.error, raw));
   return result.data;
 }
@@ -62,7 +94,7 @@ export function parseConfigText(text: string, origin = 'config'): RulesConfig {
 export function configProblems(error: z.ZodError, raw: unknown): readonly string[] {
   const problems: string[] = [];
   for (const issue of error.issues) {
-    const node = schemaAt(rulesSchema, issue.path);
+    const node = schemaAt(configSchema, issue.path);
     if (issue.code === 'unrecognized_keys') {
       const allowed = node instanceof z.ZodObject ? Object.keys(node.shape).join(', ') : '';
       for (const key of issue.keys) {
@@ -217,4 +249,39 @@ function withoutNulls(value: unknown): unknown {
     if (child !== null) Object.defineProperty(out, key, { value: withoutNulls(child), enumerable: true, writable: true, configurable: true });
   }
   return out;
+}
+
+/** Environment variables that override the file (endpoints are set per deployment), with the key each sets. */
+export const ENVIRONMENT_KEYS: Readonly<Record<string, readonly ['server' | 'log', string]>> = {
+  VIGIL_HOST: ['server', 'host'],
+  VIGIL_PORT: ['server', 'port'],
+  VIGIL_LOG_LEVEL: ['log', 'level'],
+};
+
+/**
+ * The settings with the environment's overrides applied and checked like the file's;
+ * a bad value is named by its variable, e.g. `VIGIL_PORT (server.port): ...`.
+ */
+export function withEnvironment(config: VigilConfig, env: Readonly<Record<string, string | undefined>>): VigilConfig {
+  const merged: Record<string, Record<string, unknown>> = { server: { ...config.server }, log: { ...config.log } };
+  const names = new Map<string, string>();
+  for (const [name, [section, key]] of Object.entries(ENVIRONMENT_KEYS)) {
+    const text = env[name];
+    if (text === undefined || text === '') continue;
+    // Numbers arrive as text; a numeric key gets a number, anything else stays text and fails as such.
+    const numeric = typeof (DEFAULT_CONFIG[section] as Record<string, unknown>)[key] === 'number';
+    (merged[section] as Record<string, unknown>)[key] = numeric && /^\d+$/.test(text.trim()) ? Number(text) : text;
+    names.set(`${section}.${key}`, name);
+  }
+  if (names.size === 0) return config;
+  const raw = { ...config, ...merged };
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    throw new ConfigError('environment', configProblems(result.error, raw).map((p) => {
+      const key = p.slice(0, p.indexOf(':'));
+      const name = names.get(key);
+      return name === undefined ? p : `${name} (${p}`.replace(`${name} (${key}:`, `${name} (${key}):`);
+    }));
+  }
+  return result.data;
 }

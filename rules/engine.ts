@@ -34,6 +34,12 @@ export interface EngineStats {
 export interface Engine {
   /** Feeds one event; decisions come out through the sink given at creation. */
   push(event: VigilEvent): void;
+  /**
+   * Moves event time forward with no event: the driver's estimate of the newest event time
+   * when the stream is quiet (a live service extrapolates it from the wall clock), so that
+   * windows close and incidents recover without new traffic. Never moves time back.
+   */
+  advanceTo(eventTimeMs: number): void;
   /** Ends the stream: closes every window and makes the final decisions. */
   finish(): void;
   stats(): EngineStats;
@@ -126,6 +132,13 @@ class EventTimeEngine implements Engine {
       this.maxTs = e.ts;
       this.advance(e.ts - this.cfg.window.allowedLatenessMs);
     }
+  }
+
+  advanceTo(eventTimeMs: number): void {
+    // Only forwards, and only once the stream has begun: before the first event there is no slice to close.
+    if (this.maxTs === -Infinity || !(eventTimeMs > this.maxTs)) return;
+    this.maxTs = eventTimeMs;
+    this.advance(eventTimeMs - this.cfg.window.allowedLatenessMs);
   }
 
   finish(): void {

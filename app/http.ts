@@ -1,0 +1,157 @@
+/**
+ * The HTTP API of the service: event and deployment ingest, verdicts and incidents for
+ * people and release tools, and health. Bad input gets a 4xx with a reason for every bad
+ * line, and the good lines of the same body are still taken.
+ */
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { VigilEvent } from '../rules/events.js';
+import type { EventBus } from '../ingest/bus.js';
+import { type DecodeResult, cutText, decodeLine, decodeValue } from '../ingest/decode.js';
+import type { DecisionReader } from '../state/decisions.js';
+
+/** What the API needs from the rest of the service. */
+export interface ApiDeps {
+  readonly bus: EventBus;
+  readonly decisions: DecisionReader;
+  readonly logger: Logger;
+  readonly bodyLimitBytes: number;
+  /** False once the service is shutting down: readiness fails and ingest is refused. */
+  readonly accepting: () => boolean;
+  /** Called with every batch the bus took, for counters and the quiet-stream clock. */
+  readonly onAccepted?: (events: readonly VigilEvent[]) => void;
+}
+
+/** Per-line problems listed in one response; the rest are only counted. */
+const ERRORS_SHOWN = 100;
+const SAMPLE_CHARS = 120;
+
+/** One rejected line or array item. */
+interface LineError {
+  readonly line?: number;
+  readonly item?: number;
+  readonly reason: string;
+  readonly sample?: string;
+}
+
+/** Why a body as a whole could not be read. */
+class BodyError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+/** Builds the API (not yet listening). */
+export function buildApi(deps: ApiDeps): FastifyInstance {
+  const app = Fastify({ bodyLimit: deps.bodyLimitBytes, logger: false, return503OnClosing: true });
+  // Bodies arrive as text and are decoded here, line by line, so that one bad line does not
+  // cost the good ones of the same request.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(['application/json', 'application/x-ndjson', 'application/ndjson', 'text/plain'], { parseAs: 'string' }, (_req, body, done) => {
+    done(null, body);
+  });
+  app.addContentTypeParser('*', (req, _payload, done) => {
+    done(new BodyError(415, `unsupported content type "${req.headers['content-type'] ?? ''}" (send application/x-ndjson, or application/json with an object or an array)`), undefined);
+  });
+
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => {
+    if (err instanceof BodyError) return reply.code(err.status).send({ error: err.message });
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return reply.code(413).send({ error: `body larger than ${deps.bodyLimitBytes} bytes; send fewer events per request` });
+    if (err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return reply.code(400).send({ error: err.message });
+    const status = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    if (status === 500) deps.logger.error({ err }, 'request failed');
+    return reply.code(status).send({ error: status === 500 ? 'internal error (logged)' : err.message });
+  });
+  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `no route ${req.method} ${req.url}` }));
+
+  const ingest = (only?: 'deploy') => async (req: FastifyRequest, reply: FastifyReply) => {
+    if (!deps.accepting()) return reply.code(503).send({ error: 'shutting down; send to another instance or retry' });
+    const decoded = decodeBody(req.headers['content-type'], req.body, only);
+    if (decoded.events.length > 0) {
+      await deps.bus.publish(decoded.events);
+      deps.onAccepted?.(decoded.events);
+    }
+    const rejected = decoded.errors.length;
+    const body = {
+      accepted: decoded.events.length,
+      rejected,
+      ...(rejected > 0 ? { errors: decoded.errors.slice(0, ERRORS_SHOWN) } : {}),
+      ...(rejected > ERRORS_SHOWN ? { errorsNotShown: rejected - ERRORS_SHOWN } : {}),
+    };
+    return reply.code(rejected > 0 ? 400 : 202).send(body);
+  };
+  app.post('/v1/events', ingest());
+  app.post('/v1/deployments', ingest('deploy'));
+
+  app.get('/v1/verdicts', async () => ({ verdicts: deps.decisions.verdicts() }));
+  app.get<{ Params: { service: string; version: string } }>('/v1/verdicts/:service/:version', async (req, reply) => {
+    const v = deps.decisions.verdict(req.params.service, req.params.version);
+    if (!v) return reply.code(404).send({ error: `no verdict for ${req.params.service} ${req.params.version} (not judged, or not yet)` });
+    return v;
+  });
+  app.get<{ Querystring: { state?: string } }>('/v1/incidents', async (req, reply) => {
+    const state = req.query.state;
+    if (state !== undefined && state !== 'open' && state !== 'resolved' && state !== 'all') {
+      return reply.code(400).send({ error: `state must be open, resolved or all, got "${state}"` });
+    }
+    return { incidents: deps.decisions.incidents(state === 'all' ? undefined : state) };
+  });
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => (deps.accepting() ? { status: 'ready' } : reply.code(503).send({ status: 'shutting down' })));
+  return app;
+}
+
+/** The accepted events and the rejected lines of one request body. */
+interface DecodedBody {
+  readonly events: VigilEvent[];
+  readonly errors: LineError[];
+}
+
+function decodeBody(contentType: string | undefined, body: unknown, only: 'deploy' | undefined): DecodedBody {
+  const text = typeof body === 'string' ? body : '';
+  if (text.trim() === '') throw new BodyError(400, 'empty body: send events as NDJSON (one JSON object per line) or a JSON array');
+  const events: VigilEvent[] = [];
+  const errors: LineError[] = [];
+  const take = (r: DecodeResult, at: { line?: number; item?: number }, sample: string | undefined): void => {
+    if (!r.ok) errors.push({ ...at, reason: r.reason, ...(sample === undefined ? {} : { sample: cutText(sample, SAMPLE_CHARS) }) });
+    else if (only !== undefined && r.event.type !== only) errors.push({ ...at, reason: `not a ${only} event (type "${r.event.type}"); send it to /v1/events` });
+    else events.push(r.event);
+  };
+  const json = (contentType ?? '').startsWith('application/json');
+  if (json) {
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (err) {
+      throw new BodyError(400, `body is not JSON: ${cutText(err instanceof Error ? err.message : String(err), 160)}`);
+    }
+    const items = Array.isArray(value) ? value : [value];
+    items.forEach((item: unknown, i) => take(decodeValue(withType(item, only)), { item: i + 1 }, undefined));
+    return { events, errors };
+  }
+  let lineNumber = 0;
+  for (const raw of text.split('\n')) {
+    lineNumber++;
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    if (line.trim() === '') continue;
+    take(only === undefined ? decodeLine(line) : decodeDeployLine(line), { line: lineNumber }, line);
+  }
+  return { events, errors };
+}
+
+/** Deployment bodies may leave out `"type": "deploy"`: the endpoint says what they are. */
+function withType(item: unknown, only: 'deploy' | undefined): unknown {
+  if (only === undefined || typeof item !== 'object' || item === null || Array.isArray(item)) return item;
+  return 'type' in item ? item : { type: only, ...item };
+}
+
+function decodeDeployLine(line: string): DecodeResult {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    // The general decoder words the parse error the same way as for any line.
+    return decodeLine(line);
+  }
+  return decodeValue(withType(value, 'deploy'));
+}

@@ -1,0 +1,197 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import pino from 'pino';
+import type { Decision } from '../rules/decisions.js';
+import type { Notifier } from '../notifiers/notifier.js';
+import { catalogEntry, renderScenario } from '../simulate/catalog.js';
+import { httpSender, streamEvents } from '../simulate/stream.js';
+import type { VerdictView, IncidentView } from '../state/decisions.js';
+import { DEFAULT_CONFIG, type VigilConfig } from './config-file.js';
+import { type RunningService, startService } from './service.js';
+
+/** Keeps every decision it is told about. */
+class RecordingNotifier implements Notifier {
+  readonly channel = 'console';
+  readonly seen: Decision[] = [];
+  notify(decision: Decision): Promise<void> {
+    this.seen.push(decision);
+    return Promise.resolve();
+  }
+}
+
+const silent = pino({ level: 'silent' });
+const running: RunningService[] = [];
+
+async function start(overrides: { now?: () => number; tickMs?: number; config?: Partial<VigilConfig['server']> } = {}): Promise<{ service: RunningService; notifier: RecordingNotifier }> {
+  const notifier = new RecordingNotifier();
+  const config: VigilConfig = { ...DEFAULT_CONFIG, server: { ...DEFAULT_CONFIG.server, port: 0, ...overrides.config } };
+  const service = await startService({ config, logger: silent, notifiers: [notifier], now: overrides.now, tickMs: overrides.tickMs });
+  running.push(service);
+  return { service, notifier };
+}
+
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((s) => s.close()));
+});
+
+async function post(url: string, body: string, contentType = 'application/x-ndjson'): Promise<{ status: number; json: Record<string, unknown> }> {
+  const res = await fetch(`${url}/v1/events`, { method: 'POST', headers: { 'content-type': contentType }, body });
+  return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+}
+
+async function getJson<T>(url: string): Promise<T> {
+  const res = await fetch(url);
+  expect(res.status).toBe(200);
+  return (await res.json()) as T;
+}
+
+describe('the embedded service, through its HTTP API', () => {
+  it('pages once for the bad canary of a release, FAILs it and PASSes the good ones', async () => {
+    const { service, notifier } = await start();
+    const rendered = renderScenario(catalogEntry('parallel-canaries-one-bad')!, 3);
+    const sent = await streamEvents(rendered.events, { speed: Infinity, startMs: Date.now(), maxBatch: 2_000, send: httpSender(service.url) });
+    expect(sent.events).toBe(rendered.events.length);
+    expect(service.accepted()).toBe(rendered.events.length);
+
+    const { verdicts } = await getJson<{ verdicts: VerdictView[] }>(`${service.url}/v1/verdicts`);
+    for (const [key, allowed] of Object.entries(rendered.labels.verdicts)) {
+      const [svc, version] = key.split('/') as [string, string];
+      const v = verdicts.find((x) => x.service === svc && x.version === version);
+      expect(allowed, `${key}: ${v?.verdict}`).toContain(v?.verdict);
+    }
+    const bad = rendered.labels.regressions[0]!;
+    const one = await getJson<VerdictView>(`${service.url}/v1/verdicts/${bad.service}/${bad.versions[0]}`);
+    expect(one.verdict).toBe('FAIL');
+    expect(one.reasons.join(' ')).toMatch(/5xx ratio/);
+
+    const { incidents } = await getJson<{ incidents: IncidentView[] }>(`${service.url}/v1/incidents`);
+    expect(incidents).toHaveLength(1);
+    expect(incidents[0]!.versions).toEqual(bad.versions);
+    const pages = notifier.seen.filter((d) => d.type === 'page');
+    expect(pages).toHaveLength(1);
+    expect(pages[0]!.type === 'page' && pages[0]!.incident).toBe(incidents[0]!.id);
+    expect((await fetch(`${service.url}/v1/verdicts/${bad.service}/no-such-version`)).status).toBe(404);
+  }, 60_000);
+
+  it('moves event time on with the wall clock when the stream goes quiet, so a quiet canary still gets its verdict', async () => {
+    let wall = Date.parse('2026-11-22T10:00:00Z');
+    const { service, notifier } = await start({ now: () => wall, tickMs: 10, config: { quietAfterMs: 30_000 } });
+    const t0 = wall;
+    const lines: string[] = [
+      JSON.stringify({ type: 'deploy', ts: new Date(t0).toISOString(), service: 'shop', version: 'v1', role: 'stable', action: 'start' }),
+      JSON.stringify({ type: 'deploy', ts: new Date(t0).toISOString(), service: 'shop', version: 'v2', role: 'canary', action: 'start' }),
+    ];
+    // Three minutes of healthy traffic: enough requests for a verdict, not yet enough age (5 min).
+    for (let ms = 0; ms < 180_000; ms += 100) {
+      for (const version of ['v1', 'v2']) {
+        lines.push(JSON.stringify({ type: 'request', ts: new Date(t0 + ms).toISOString(), service: 'shop', version, route: '/cart', status: 200, latency_ms: 20 + (ms % 7) }));
+      }
+    }
+    expect((await post(service.url, `${lines.join('\n')}\n`)).status).toBe(202);
+    const verdictOf = (): string | undefined =>
+      notifier.seen.filter((d): d is Extract<Decision, { type: 'verdict' }> => d.type === 'verdict' && d.version === 'v2').at(-1)?.verdict;
+    await new Promise((r) => setTimeout(r, 100));
+    expect(verdictOf()).toBe('NONE');
+    // Quiet for eight minutes of wall time: event time follows, the canary comes of age.
+    wall += 8 * 60_000;
+    await new Promise((r) => setTimeout(r, 200));
+    expect(verdictOf()).toBe('PASS');
+  });
+
+  it('rejects bad lines with a reason each and takes the good lines of the same body', async () => {
+    const { service } = await start();
+    const good = JSON.stringify({ type: 'request', ts: new Date().toISOString(), service: 'shop', status: 200, latency_ms: 12 });
+    const res = await post(service.url, `${good}\n{"type":"request"}\nnot json\n\n${good}\n`);
+    expect(res.status).toBe(400);
+    expect(res.json['accepted']).toBe(2);
+    expect(res.json['rejected']).toBe(2);
+    expect(res.json['errors']).toEqual([
+      expect.objectContaining({ line: 2, reason: 'missing field "ts"' }),
+      expect.objectContaining({ line: 3, reason: expect.stringMatching(/^not JSON/) }),
+    ]);
+    expect(service.accepted()).toBe(2);
+
+    const array = await post(service.url, JSON.stringify([JSON.parse(good), { type: 'log' }]), 'application/json');
+    expect(array.status).toBe(400);
+    expect(array.json).toMatchObject({ accepted: 1, rejected: 1, errors: [{ item: 2 }] });
+    expect((await post(service.url, '')).status).toBe(400);
+    expect((await post(service.url, good, 'image/png')).status).toBe(415);
+    expect((await post(service.url, '{not json', 'application/json')).json['error']).toMatch(/^body is not JSON/);
+
+    const deploy = await fetch(`${service.url}/v1/deployments`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ts: new Date().toISOString(), service: 'shop', version: 'v3', role: 'canary', action: 'start' }),
+    });
+    expect(deploy.status).toBe(202);
+    const notDeploy = await fetch(`${service.url}/v1/deployments`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: good });
+    expect(notDeploy.status).toBe(400);
+    expect(JSON.stringify(await notDeploy.json())).toMatch(/not a deploy event/);
+  });
+
+  it('refuses a body over the limit with 413 and keeps running', async () => {
+    const { service } = await start({ config: { bodyLimitBytes: 1_000 } });
+    const res = await post(service.url, `${'x'.repeat(2_000)}\n`);
+    expect(res.status).toBe(413);
+    expect(res.json['error']).toMatch(/body larger than 1000 bytes/);
+    expect((await fetch(`${service.url}/healthz`)).status).toBe(200);
+  });
+
+  it('answers every random body with a 4xx or 202 and an exact count, loses nothing it accepted, and never goes down', async () => {
+    const { service } = await start({ config: { bodyLimitBytes: 64 * 1024 } });
+    const now = Date.now();
+    const eventish = fc.record({
+      type: fc.oneof(fc.constantFrom('request', 'log', 'metric', 'deploy', 'webhook'), fc.string()),
+      ts: fc.oneof(fc.integer({ min: now - 60_000, max: now }).map((t) => new Date(t).toISOString()), fc.integer(), fc.string()),
+      service: fc.oneof(fc.constantFrom('shop', 'cart'), fc.string(), fc.integer()),
+      status: fc.oneof(fc.constantFrom(200, 503), fc.integer(), fc.string()),
+      latency_ms: fc.oneof(fc.double({ min: 0, max: 1e4, noNaN: true }), fc.double()),
+      level: fc.constantFrom('error', 'info', 'loud'),
+      message: fc.string(),
+      name: fc.constantFrom('requests', 'errors', 'memory_mb'),
+      value: fc.oneof(fc.double(), fc.integer()),
+      version: fc.constantFrom('v1', 'v2'),
+      role: fc.constantFrom('stable', 'canary', 'baseline', 'boss'),
+      action: fc.constantFrom('start', 'promote', 'rollback', 'finish'),
+      source: fc.constantFrom('alertmanager', 'generic', 'nope'),
+      body: fc.jsonValue(),
+    }, { requiredKeys: [] });
+    const line = fc.oneof(eventish.map((o) => JSON.stringify(o)), fc.jsonValue().map((v) => JSON.stringify(v)), fc.string({ maxLength: 80 }));
+    const body = fc.oneof(
+      fc.array(line, { maxLength: 30 }).map((ls) => ({ text: ls.join('\n'), type: 'application/x-ndjson' })),
+      fc.array(eventish, { maxLength: 20 }).map((os) => ({ text: JSON.stringify(os), type: 'application/json' })),
+      fc.string({ maxLength: 200 }).map((text) => ({ text, type: 'application/json' })),
+      fc.string({ maxLength: 200 }).map((text) => ({ text, type: 'text/csv' })),
+    );
+    await fc.assert(fc.asyncProperty(body, async ({ text, type }) => {
+      const before = service.accepted();
+      const res = await fetch(`${service.url}/v1/events`, { method: 'POST', headers: { 'content-type': type }, body: text });
+      expect([202, 400, 413, 415]).toContain(res.status);
+      const json = (await res.json()) as { accepted?: number; rejected?: number; error?: string };
+      if (json.accepted !== undefined) {
+        const parsed: unknown = type === 'application/json' ? JSON.parse(text) : undefined;
+        // A JSON body is one event or an array of them; NDJSON counts its non-blank lines.
+        const items = type === 'application/json' ? (Array.isArray(parsed) ? parsed.length : 1) : text.split('\n').filter((l) => l.trim() !== '').length;
+        expect(json.accepted + (json.rejected ?? 0)).toBe(items);
+        expect(res.status).toBe(json.rejected === 0 ? 202 : 400);
+        expect(service.accepted() - before).toBe(json.accepted);
+      } else {
+        expect(json.error).toEqual(expect.any(String));
+        expect(service.accepted()).toBe(before);
+      }
+    }), { numRuns: 150 });
+    expect((await fetch(`${service.url}/healthz`)).status).toBe(200);
+  }, 60_000);
+
+  it('finishes requests in flight on close, then refuses new ones', async () => {
+    const { service } = await start();
+    const good = JSON.stringify({ type: 'request', ts: new Date().toISOString(), service: 'shop', status: 200 });
+    const inFlight = post(service.url, `${good}\n`.repeat(500));
+    await new Promise((r) => setTimeout(r, 5));
+    const closing = service.close();
+    const res = await inFlight;
+    await closing;
+    expect(res.status).toBe(202);
+    expect(service.accepted()).toBe(500);
+    await expect(fetch(`${service.url}/healthz`)).rejects.toThrow();
+  });
+});

@@ -1,0 +1,126 @@
+/**
+ * `vigil run`, embedded: one process with the whole pipeline, read top to bottom:
+ * HTTP ingest -> bus -> engine (decode, tag, windows, judge, incidents) -> decisions ->
+ * remembered (for the API) and notified (console by default). Event time drives every
+ * decision; the wall clock only moves event time on while the stream is quiet.
+ */
+import type { Logger } from 'pino';
+import type { Decision } from '../rules/decisions.js';
+import type { VigilEvent } from '../rules/events.js';
+import { type EngineStats, createEngine } from '../rules/engine.js';
+import { MemoryBus } from '../ingest/bus.js';
+import { MemoryDecisions, type DecisionReader } from '../state/decisions.js';
+import type { Notifier } from '../notifiers/notifier.js';
+import type { VigilConfig } from './config-file.js';
+import { buildApi } from './http.js';
+
+/** What the service is made of; tests and the CLI supply the parts. */
+export interface ServiceOptions {
+  readonly config: VigilConfig;
+  readonly logger: Logger;
+  readonly notifiers: readonly Notifier[];
+  /** Wall clock in epoch milliseconds (injected so that tests can move it). */
+  readonly now?: () => number;
+  /** How often the quiet-stream clock is checked, in wall milliseconds. */
+  readonly tickMs?: number;
+}
+
+/** A started service. */
+export interface RunningService {
+  /** Where the API listens, e.g. http://127.0.0.1:7070. */
+  readonly url: string;
+  readonly decisions: DecisionReader;
+  /** Events taken in since the start. */
+  accepted(): number;
+  /** The engine's counters (accepted, late, decisions by type, ...). */
+  stats(): EngineStats;
+  /** Stops taking events, lets requests in flight finish, and hands over pending notifications. */
+  close(): Promise<void>;
+}
+
+/** Starts the embedded service and resolves once it listens. */
+export async function startService(options: ServiceOptions): Promise<RunningService> {
+  const { config, logger } = options;
+  const now = options.now ?? Date.now;
+  const decisions = new MemoryDecisions();
+  const delivery = new Delivery(options.notifiers, logger);
+  const engine = createEngine(config, (d: Decision) => {
+    decisions.apply(d);
+    delivery.send(d);
+  });
+  const bus = new MemoryBus((e) => engine.push(e));
+
+  // The newest event time seen, and when (wall time) it was seen: on a quiet stream, event
+  // time is taken to move on from there at the wall clock's pace.
+  let newestTs = -Infinity;
+  let newestAtWall = now();
+  let lastEventWall = now();
+  const onAccepted = (events: readonly VigilEvent[]): void => {
+    const wall = now();
+    lastEventWall = wall;
+    for (const e of events) {
+      if (e.ts > newestTs) {
+        newestTs = e.ts;
+        newestAtWall = wall;
+      }
+    }
+  };
+  const tick = setInterval(() => {
+    const wall = now();
+    if (newestTs === -Infinity || wall - lastEventWall < config.server.quietAfterMs) return;
+    engine.advanceTo(newestTs + (wall - newestAtWall));
+  }, options.tickMs ?? 1_000);
+  tick.unref();
+
+  let accepting = true;
+  const api = buildApi({ bus, decisions, logger, bodyLimitBytes: config.server.bodyLimitBytes, accepting: () => accepting, onAccepted });
+  await api.listen({ host: config.server.host, port: config.server.port });
+  const address = api.server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : config.server.port;
+  const url = `http://${config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host}:${port}`;
+  logger.info({ url, mode: 'embedded' }, 'listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    decisions,
+    accepted: () => bus.count,
+    stats: () => engine.stats(),
+    close: () => {
+      closing ??= (async () => {
+        accepting = false;
+        clearInterval(tick);
+        // Requests in flight finish (their events reach the engine); new ones get a 503.
+        await api.close();
+        await delivery.drain();
+        logger.info({ accepted: bus.count, stats: engine.stats() }, 'stopped');
+      })();
+      return closing;
+    },
+  };
+}
+
+/**
+ * Hands decisions to every notifier, in order per notifier, without making the engine
+ * wait: a slow channel delays only itself. A failing notifier is logged, never fatal.
+ */
+class Delivery {
+  private readonly queues: Promise<void>[];
+
+  constructor(private readonly notifiers: readonly Notifier[], private readonly logger: Logger) {
+    this.queues = notifiers.map(() => Promise.resolve());
+  }
+
+  send(d: Decision): void {
+    this.notifiers.forEach((n, i) => {
+      this.queues[i] = (this.queues[i] as Promise<void>).then(() => n.notify(d)).catch((err: unknown) => {
+        this.logger.error({ err, channel: n.channel, decision: d.type }, 'notification failed');
+      });
+    });
+  }
+
+  /** Resolves when everything sent so far has been handed over. */
+  async drain(): Promise<void> {
+    await Promise.all(this.queues);
+  }
+}

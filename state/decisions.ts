@@ -1,0 +1,131 @@
+/**
+ * What the service remembers of its decisions, for the people and tools that ask: the
+ * latest verdict of every judged version and the incidents with their history. The
+ * embedded service keeps it in memory; it is bounded, so a long-running process does not
+ * grow without end.
+ */
+import type { Decision, PageDecision, Severity, Verdict, VerdictDecision } from '../rules/decisions.js';
+
+/** One incident as the API shows it. */
+export interface IncidentView {
+  readonly id: string;
+  readonly service: string;
+  readonly versions: readonly string[];
+  readonly release?: string;
+  readonly severity: Severity;
+  readonly signals: readonly string[];
+  readonly summary: string;
+  readonly reasons: readonly string[];
+  readonly channels: readonly string[];
+  readonly openedAt: string;
+  readonly updatedAt: string;
+  readonly updates: number;
+  readonly state: 'open' | 'resolved';
+  readonly resolvedAt?: string;
+  readonly resolution?: string;
+}
+
+/** The latest verdict of one version, as the API shows it. */
+export interface VerdictView {
+  readonly service: string;
+  readonly version: string;
+  readonly verdict: Verdict;
+  readonly reasons: readonly string[];
+  readonly since: string;
+  readonly release?: string;
+  readonly score?: number;
+  readonly evidence?: VerdictDecision['evidence'];
+}
+
+/** The read side of remembered decisions. */
+export interface DecisionReader {
+  verdicts(): readonly VerdictView[];
+  verdict(service: string, version: string): VerdictView | undefined;
+  incidents(state?: 'open' | 'resolved'): readonly IncidentView[];
+}
+
+/** Resolved incidents kept for the API after they end; open ones are always kept. */
+const RESOLVED_KEPT = 1_000;
+/** Versions whose verdicts are kept; the oldest verdicts are forgotten first. */
+const VERDICTS_KEPT = 10_000;
+
+/** Decisions remembered in memory, as the embedded service keeps them. */
+export class MemoryDecisions implements DecisionReader {
+  private readonly byVersion = new Map<string, VerdictView>();
+  private readonly byIncident = new Map<string, IncidentView>();
+  private resolvedCount = 0;
+
+  /** Takes one decision into account. */
+  apply(d: Decision): void {
+    switch (d.type) {
+      case 'verdict': {
+        const key = `${d.service}/${d.version}`;
+        // Re-inserted so that the map's order is the order of last change, oldest first.
+        this.byVersion.delete(key);
+        this.byVersion.set(key, {
+          service: d.service, version: d.version, verdict: d.verdict, reasons: d.reasons, since: d.ts,
+          release: d.release, score: d.score, evidence: d.evidence,
+        });
+        if (this.byVersion.size > VERDICTS_KEPT) this.byVersion.delete(this.byVersion.keys().next().value as string);
+        break;
+      }
+      case 'page':
+        this.byIncident.set(d.incident, opened(d));
+        break;
+      case 'update': {
+        const i = this.byIncident.get(d.incident);
+        if (!i) break;
+        this.byIncident.set(d.incident, {
+          ...i, versions: d.versions, signals: d.signals, summary: d.summary, reasons: d.reasons ?? i.reasons,
+          updatedAt: d.ts, updates: i.updates + 1,
+        });
+        break;
+      }
+      case 'resolve': {
+        const i = this.byIncident.get(d.incident);
+        if (!i || i.state === 'resolved') break;
+        this.byIncident.set(d.incident, { ...i, state: 'resolved', resolvedAt: d.ts, resolution: d.reason, updatedAt: d.ts });
+        this.resolvedCount++;
+        if (this.resolvedCount > RESOLVED_KEPT) this.forgetOldestResolved();
+        break;
+      }
+      case 'suppressed':
+        break;
+    }
+  }
+
+  verdicts(): readonly VerdictView[] {
+    return [...this.byVersion.values()].sort((a, b) => (a.service === b.service ? cmp(a.version, b.version) : cmp(a.service, b.service)));
+  }
+
+  verdict(service: string, version: string): VerdictView | undefined {
+    return this.byVersion.get(`${service}/${version}`);
+  }
+
+  incidents(state?: 'open' | 'resolved'): readonly IncidentView[] {
+    const all = [...this.byIncident.values()].filter((i) => state === undefined || i.state === state);
+    // Open first, then the most recently changed.
+    return all.sort((a, b) => (a.state === b.state ? cmp(b.updatedAt, a.updatedAt) : a.state === 'open' ? -1 : 1));
+  }
+
+  private forgetOldestResolved(): void {
+    for (const [id, i] of this.byIncident) {
+      if (i.state === 'resolved') {
+        this.byIncident.delete(id);
+        this.resolvedCount--;
+        return;
+      }
+    }
+  }
+}
+
+function opened(d: PageDecision): IncidentView {
+  return {
+    id: d.incident, service: d.service, versions: d.versions, release: d.release, severity: d.severity, signals: d.signals,
+    summary: d.summary, reasons: d.reasons ?? [], channels: d.channels, openedAt: d.ts, updatedAt: d.ts, updates: 0, state: 'open',
+  };
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
