@@ -298,3 +298,24 @@ describe('canary judging, timeline by timeline', () => {
     expect(failAt(run(events, slow).decisions)).toBeGreaterThan(failAt(run(events).decisions));
   });
 });
+
+describe('event time without events (a quiet stream)', () => {
+  it('closes windows and recovers an incident when the driver moves event time on, never backwards', () => {
+    // The canary fails from minute 10, the stream goes quiet at minute 16 with the incident open.
+    const events = fleet({ canary: { errorRatio: (m) => (m >= 10 ? 0.08 : 0.005) } }).filter((e) => e.ts < T0 + 16 * MIN);
+    const decisions: Decision[] = [];
+    const engine = createEngine(DEFAULT_RULES, (d) => decisions.push(d));
+    engine.advanceTo(T0 + 60 * MIN);  // before the first event: nothing to close, nothing happens
+    for (const e of sortByTs(events)) engine.push(e);
+    expect(pages(decisions)).toHaveLength(1);
+    expect(decisions.filter((d) => d.type === 'resolve')).toHaveLength(0);
+    const countBefore = decisions.length;
+    engine.advanceTo(T0 + 15 * MIN);  // behind the newest event: ignored
+    expect(decisions.length).toBe(countBefore);
+    // With no data, the canary is no longer seen worse; ten quiet minutes later the incident recovers.
+    engine.advanceTo(T0 + 40 * MIN);
+    expect(decisions.filter((d) => d.type === 'resolve')).toHaveLength(1);
+    expect(finalVerdict(decisions, 'v42')).toBe('FAIL');
+    expect(engine.stats().late).toBe(0);
+  });
+});
