@@ -181,16 +181,16 @@ interface RunFlags {
 
 /** The long-running service, embedded; runs until SIGINT or SIGTERM. */
 async function runCommand(flags: RunFlags): Promise<number> {
-  const [{ DEFAULT_CONFIG, withEnvironment }, { startService }, { ConsoleNotifier }, { default: pino }] = await Promise.all([
-    import('./config-file.js'), import('./service.js'), import('../notifiers/console.js'), import('pino'),
+  const [{ DEFAULT_CONFIG, withEnvironment }, { startService }, { buildChannels }, { default: pino }] = await Promise.all([
+    import('./config-file.js'), import('./service.js'), import('./channels.js'), import('pino'),
   ]);
   const config = withEnvironment(flags.config === undefined ? DEFAULT_CONFIG : await loadConfig(flags.config), process.env);
+  const channels = buildChannels(config, process.env, { out: process.stdout, color: process.stdout.isTTY === true });
   // Logs are JSON on stderr, for machines; stdout is for people: where to look, and the notifications.
   const logger = pino({ level: config.log.level, base: { app: 'vigil' } }, pino.destination({ fd: 2, sync: false }));
-  const consoleNotifier = new ConsoleNotifier({ out: process.stdout, color: process.stdout.isTTY === true });
   let service: Awaited<ReturnType<typeof startService>>;
   try {
-    service = await startService({ config, logger, notifiers: [consoleNotifier] });
+    service = await startService({ config, logger, channels, retry: config.notify.retry });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
@@ -200,7 +200,7 @@ async function runCommand(flags: RunFlags): Promise<number> {
   }
   const url = service.url;
   process.stdout.write(
-    `vigil: listening on ${url} (embedded: in-memory bus and state; console notifications below)\n` +
+    `vigil: listening on ${url} (embedded: in-memory bus and state; channels: ${[...channels.keys()].join(', ')})\n` +
       `  send events   curl -X POST ${url}/v1/events -H 'content-type: application/x-ndjson' --data-binary @events.ndjson\n` +
       `  or simulate   npx vigil simulate parallel-canaries-one-bad --post ${url} --speed 30\n` +
       `  verdicts      ${url}/v1/verdicts    incidents  ${url}/v1/incidents\n` +

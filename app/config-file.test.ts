@@ -38,13 +38,13 @@ describe('parseConfigText', () => {
     ['a fraction where an integer goes', 'judge:\n  persistMs: 1.5\n', ['judge.persistMs: expected an integer >= 0, got 1.5']],
     ['a negative duration', 'incidents:\n  recoverAfterMs: -1\n', ['incidents.recoverAfterMs: must be a positive integer, got -1']],
     ['an unknown key', 'judge:\n  foo: 1\n', [/^judge\.foo: unknown key \(allowed: evaluateEveryMs, windowsMs, familyAlpha, .*\)$/]],
-    ['an unknown section', 'jugde: {}\n', [/^jugde: unknown key \(allowed: window, judge, incidents, metrics, server, log\)$/]],
+    ['an unknown section', 'jugde: {}\n', [/^jugde: unknown key \(allowed: window, judge, incidents, metrics, routing, server, log, notify\)$/]],
     ['an empty list that needs an entry', 'judge:\n  windowsMs: []\n', ['judge.windowsMs: must be a list of positive integers with at least 1 entry']],
     ['a bad list entry', 'judge:\n  windowsMs: [60000, x]\n', ['judge.windowsMs[1]: expected a positive integer, got "x"']],
     ['an enum value', 'metrics:\n  - name: q\n    worse: up\n', ['metrics[0].worse: invalid value "up" (allowed: higher, lower)']],
     ['a missing required key', 'metrics:\n  - worse: lower\n', ['metrics[0].name: missing (expected a non-empty string)']],
     ['an empty string', 'incidents:\n  channels: [""]\n', ['incidents.channels[0]: must be a non-empty string, got ""']],
-    ['a scalar file', 'hello\n', [/^\(top level\): expected a mapping with keys window, judge, incidents, metrics, server, log, got "hello"$/]],
+    ['a scalar file', 'hello\n', [/^\(top level\): expected a mapping with keys window, judge, incidents, metrics, routing, server, log, notify, got "hello"$/]],
     ['a section that is a list', 'judge: [1]\n', [/^judge: expected a mapping with keys .*, got a list$/]],
     ['bad YAML', 'judge:\n  windowsMs: [1,\n', [/^line \d+, column \d+: /]],
     ['a duplicate key', 'judge: {}\njudge: {}\n', ['line 2, column 1: Map keys must be unique']],
@@ -133,5 +133,37 @@ describe('withEnvironment', () => {
     expect(problems[0]).toMatch(/^VIGIL_PORT \(server\.port\): expected .*, got "eighty"$/);
     expect(problems[1]).toMatch(/^VIGIL_LOG_LEVEL \(log\.level\): invalid value "loud" \(allowed: fatal, error, warn, info, debug, trace, silent\)$/);
     expect(() => withEnvironment(DEFAULT_CONFIG, { VIGIL_PORT: '70000' })).toThrow(/VIGIL_PORT \(server\.port\): must be/);
+  });
+});
+
+describe('notification settings', () => {
+  it('takes channels, routes naming them, and secrets by environment variable name', () => {
+    const config = parseConfigText([
+      'notify:',
+      '  channels:',
+      '    oncall-slack: { type: slack, channel: "#oncall", tokenEnv: VIGIL_SLACK_TOKEN }',
+      '    pd: { type: pagerduty, routingKeyEnv: VIGIL_PD_KEY }',
+      'routing:',
+      '  routes:',
+      '    - match: { severity: [critical] }',
+      '      channels: [pd, oncall-slack, console]',
+    ].join('\n'));
+    expect(config.notify.channels['oncall-slack']).toMatchObject({ type: 'slack', minIntervalMs: 1_000 });
+    expect(config.routing.routes[0]?.channels).toEqual(['pd', 'oncall-slack', 'console']);
+  });
+
+  it('names a route channel that no channel defines, a secret written in place of a variable name, and an unknown type', () => {
+    const problems = problemsOf([
+      'notify:',
+      '  channels:',
+      '    pd: { type: pagerduty, routingKeyEnv: "r0uting-key-in-the-file" }',
+      '    fax: { type: fax }',
+      'routing:',
+      '  routes:',
+      '    - channels: [slack]',
+    ].join('\n'));
+    expect(problems.join('\n')).toMatch(/notify\.channels\.pd\.routingKeyEnv: .*environment variable/);
+    expect(problems.join('\n')).toMatch(/notify\.channels\.fax\.type/);
+    expect(problems.join('\n')).toMatch(/routing\.routes\[0\]\.channels: unknown channel "slack"/);
   });
 });

@@ -28,10 +28,74 @@ export const logSchema = z.strictObject({
   level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
+/** Secrets are never written in the file: it names the environment variable that holds each. */
+const envName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'the name of an environment variable (A-Z, 0-9, _)');
+const httpUrl = z.string().regex(/^https?:\/\/\S+$/, 'an http(s) URL');
+
+/** A Slack channel, posted to with a bot token. */
+const slackChannel = z.strictObject({
+  type: z.literal('slack'),
+  /** Channel name (`#oncall`) or id. */
+  channel: z.string().min(1),
+  tokenEnv: envName,
+  /** The Web API's base URL (a proxy or a stand-in); Slack's own when absent. */
+  apiUrl: httpUrl.optional(),
+  /** Least time between two posts to the channel (Slack allows about one a second). */
+  minIntervalMs: z.number().int().nonnegative().default(1_000),
+});
+
+/** Mail over SMTP. */
+const emailChannel = z.strictObject({
+  type: z.literal('email'),
+  from: z.string().min(3),
+  to: z.array(z.string().min(3)).min(1),
+  smtp: z.strictObject({
+    host: z.string().min(1),
+    port: z.number().int().min(1).max(65_535).default(587),
+    /** TLS from the first byte (port 465); otherwise STARTTLS when the server offers it. */
+    secure: z.boolean().default(false),
+    user: z.string().min(1).optional(),
+    passwordEnv: envName.optional(),
+  }),
+});
+
+/** PagerDuty Events API v2. */
+const pagerdutyChannel = z.strictObject({
+  type: z.literal('pagerduty'),
+  routingKeyEnv: envName,
+  url: httpUrl.optional(),
+});
+
+/** Any HTTP endpoint, with the decision as JSON, signed when a secret is set. */
+const webhookChannel = z.strictObject({
+  type: z.literal('webhook'),
+  url: httpUrl,
+  secretEnv: envName.optional(),
+});
+
+/** Where notifications go: named channels (routes name them), links in messages, retries. */
+export const notifySchema = z.strictObject({
+  /** Channel name -> how to reach it. `console` (stdout) always exists. */
+  channels: z.record(z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'lower-case letters, digits, ".", "_" and "-"'),
+    z.discriminatedUnion('type', [slackChannel, emailChannel, pagerdutyChannel, webhookChannel])).default({}),
+  links: z.strictObject({
+    /** Where people look at an incident (put in messages). */
+    dashboardUrl: httpUrl.optional(),
+    /** This service's API as people reach it, for verdict links. */
+    apiUrl: httpUrl.optional(),
+  }).default({}),
+  retry: z.strictObject({
+    attempts: z.number().int().min(1).max(20).default(5),
+    baseMs: z.number().int().positive().default(500),
+    maxWaitMs: z.number().int().positive().default(15_000),
+  }).default({ attempts: 5, baseMs: 500, maxWaitMs: 15_000 }),
+});
+
 /** Everything a config file holds: the judge's settings and the service's. */
 export const configSchema = rulesSchema.extend({
   server: serverSchema.default(serverSchema.parse({})),
   log: logSchema.default(logSchema.parse({})),
+  notify: notifySchema.default(notifySchema.parse({})),
 });
 
 /** Settings after defaults are applied; a superset of the judge's own. */
@@ -86,8 +150,34 @@ export function parseConfigText(text: string, origin = 'config'): VigilConfig {
     throw new ConfigError(origin, [err instanceof Error ? err.message : String(err)]);
   }
   const result = configSchema.safeParse(withoutNulls(raw ?? {}));
-  if (!result.success) throw new ConfigError(origin, configProblems(result.error, raw));
+  const unknown = unknownChannels(raw);
+  if (!result.success || unknown.length > 0) {
+    throw new ConfigError(origin, [...(result.success ? [] : configProblems(result.error, raw)), ...unknown]);
+  }
   return result.data;
+}
+
+/**
+ * Channels that routes (or the default) name and no channel defines. Read off the raw
+ * file, so that they are reported with every other problem in one pass.
+ */
+function unknownChannels(raw: unknown): string[] {
+  const section = (o: unknown, key: string): unknown => (typeof o === 'object' && o !== null ? (o as Record<string, unknown>)[key] : undefined);
+  const defined = section(section(raw, 'notify'), 'channels');
+  const known = new Set(['console', ...(typeof defined === 'object' && defined !== null ? Object.keys(defined) : [])]);
+  const problems: string[] = [];
+  const check = (names: unknown, path: string): void => {
+    if (!Array.isArray(names)) return;
+    for (const name of names) {
+      if (typeof name === 'string' && name.length > 0 && !known.has(name)) {
+        problems.push(`${path}: unknown channel "${name}" (defined: ${[...known].join(', ')}; define it under notify.channels)`);
+      }
+    }
+  };
+  const routes = section(section(raw, 'routing'), 'routes');
+  if (Array.isArray(routes)) routes.forEach((r, i) => check(section(r, 'channels'), `routing.routes[${i}].channels`));
+  check(section(section(raw, 'incidents'), 'channels'), 'incidents.channels');
+  return problems;
 }
 
 /** Problems of a failed settings parse, one line each, in the `KEY.PATH: what is wrong` form. */

@@ -46,7 +46,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const service = await startService({
     config: options.config,
     logger: options.logger,
-    notifiers: [new ConsoleNotifier({ out, color: options.color })],
+    channels: new Map([['console', new ConsoleNotifier({ out, color: options.color })]]),
   });
   const url = service.url;
   const last = rendered.events[rendered.events.length - 1];

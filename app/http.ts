@@ -9,11 +9,14 @@ import type { VigilEvent } from '../rules/events.js';
 import type { EventBus } from '../ingest/bus.js';
 import { type DecodeResult, cutText, decodeLine, decodeValue } from '../ingest/decode.js';
 import type { DecisionReader } from '../state/decisions.js';
+import type { Delivery } from '../notifiers/delivery.js';
 
 /** What the API needs from the rest of the service. */
 export interface ApiDeps {
   readonly bus: EventBus;
   readonly decisions: DecisionReader;
+  /** Notification outcomes, for `GET /v1/notifications`. */
+  readonly delivery: Pick<Delivery, 'stats' | 'failures'>;
   readonly logger: Logger;
   readonly bodyLimitBytes: number;
   /** False once the service is shutting down: readiness fails and ingest is refused. */
@@ -96,6 +99,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     }
     return { incidents: deps.decisions.incidents(state === 'all' ? undefined : state) };
   });
+  app.get('/v1/notifications', async () => ({ stats: deps.delivery.stats(), failed: deps.delivery.failures() }));
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => (deps.accepting() ? { status: 'ready' } : reply.code(503).send({ status: 'shutting down' })));
   return app;

@@ -25,7 +25,7 @@ const running: RunningService[] = [];
 async function start(overrides: { now?: () => number; tickMs?: number; config?: Partial<VigilConfig['server']> } = {}): Promise<{ service: RunningService; notifier: RecordingNotifier }> {
   const notifier = new RecordingNotifier();
   const config: VigilConfig = { ...DEFAULT_CONFIG, server: { ...DEFAULT_CONFIG.server, port: 0, ...overrides.config } };
-  const service = await startService({ config, logger: silent, notifiers: [notifier], now: overrides.now, tickMs: overrides.tickMs });
+  const service = await startService({ config, logger: silent, channels: new Map([['console', notifier]]), now: overrides.now, tickMs: overrides.tickMs });
   running.push(service);
   return { service, notifier };
 }
@@ -194,4 +194,56 @@ describe('the embedded service, through its HTTP API', () => {
     expect(service.accepted()).toBe(500);
     await expect(fetch(`${service.url}/healthz`)).rejects.toThrow();
   });
+});
+
+describe('notifications from a config file', () => {
+  it('routes the page of a simulated release to the configured webhook, signed, once, and shows deliveries in the API', async () => {
+    const { createServer } = await import('node:http');
+    const { parseConfigText } = await import('./config-file.js');
+    const { buildChannels } = await import('./channels.js');
+    const { verifyWebhookSignature } = await import('../notifiers/webhook.js');
+    const { PassThrough } = await import('node:stream');
+    const received: { body: string; timestamp: string; signature: string }[] = [];
+    const hook = createServer((req, res) => {
+      let body = '';
+      req.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => {
+        received.push({ body, timestamp: String(req.headers['x-vigil-timestamp']), signature: String(req.headers['x-vigil-signature']) });
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
+    const hookUrl = `http://127.0.0.1:${(hook.address() as { port: number }).port}/vigil`;
+    const config = parseConfigText([
+      'server: { port: 0 }',
+      'notify:',
+      '  channels:',
+      `    search-hook: { type: webhook, url: "${hookUrl}", secretEnv: TEST_HOOK_SECRET }`,
+      'routing:',
+      '  routes:',
+      '    - match: { service: [search-api] }',
+      '      channels: [search-hook, console]',
+    ].join('\n'));
+    const secret = 'test-hook-secret-0123456789';
+    const channels = buildChannels(config, { TEST_HOOK_SECRET: secret }, { out: new PassThrough(), color: false });
+    expect(() => buildChannels(config, {}, { out: new PassThrough(), color: false })).toThrow(/TEST_HOOK_SECRET is not set/);
+    const service = await startService({ config, logger: silent, channels });
+    running.push(service);
+    const rendered = renderScenario(catalogEntry('parallel-canaries-one-bad')!, 1);
+    await streamEvents(rendered.events, { speed: Infinity, startMs: Date.now(), send: httpSender(service.url) });
+    let notifications: { stats: { delivered: number; failed: number }; failed: unknown[] } = { stats: { delivered: 0, failed: 0 }, failed: [] };
+    for (let i = 0; i < 100 && notifications.stats.delivered < 2; i++) {
+      notifications = await getJson(`${service.url}/v1/notifications`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(notifications.stats.delivered).toBeGreaterThanOrEqual(2);
+    expect(notifications.failed).toEqual([]);
+    await service.close();
+    hook.close();
+    const pages = received.filter((r) => (JSON.parse(r.body) as { type: string }).type === 'page');
+    expect(pages).toHaveLength(1);
+    expect(JSON.parse(pages[0]!.body)).toMatchObject({ type: 'page', service: 'search-api', versions: ['v311-us'], channels: ['search-hook', 'console'] });
+    expect(verifyWebhookSignature(pages[0]!.body, pages[0]!.timestamp, pages[0]!.signature, secret, 300)).toBe(true);
+    // Verdicts of search-api go the same way; the console channel got them too.
+    expect(received.some((r) => (JSON.parse(r.body) as { type: string; verdict?: string }).verdict === 'FAIL')).toBe(true);
+  }, 60_000);
 });

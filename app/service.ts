@@ -1,7 +1,7 @@
 /**
  * `vigil run`, embedded: one process with the whole pipeline, read top to bottom:
  * HTTP ingest -> bus -> engine (decode, tag, windows, judge, incidents) -> decisions ->
- * remembered (for the API) and notified (console by default). Event time drives every
+ * remembered (for the API) and delivered to the channels routing picks (console by default). Event time drives every
  * decision; the wall clock only moves event time on while the stream is quiet.
  */
 import type { Logger } from 'pino';
@@ -11,6 +11,8 @@ import { type EngineStats, createEngine } from '../rules/engine.js';
 import { MemoryBus } from '../ingest/bus.js';
 import { MemoryDecisions, type DecisionReader } from '../state/decisions.js';
 import type { Notifier } from '../notifiers/notifier.js';
+import { Delivery, MemoryNotificationLog, type NotificationLog } from '../notifiers/delivery.js';
+import type { RetryPolicy } from '../notifiers/retry.js';
 import type { VigilConfig } from './config-file.js';
 import { buildApi } from './http.js';
 
@@ -18,7 +20,12 @@ import { buildApi } from './http.js';
 export interface ServiceOptions {
   readonly config: VigilConfig;
   readonly logger: Logger;
-  readonly notifiers: readonly Notifier[];
+  /** Notifiers by channel name, as routes and pages name them. */
+  readonly channels: ReadonlyMap<string, Notifier>;
+  /** What was told to whom (memory by default). */
+  readonly notificationLog?: NotificationLog;
+  /** Retries of notifications (the default: a few attempts over about half a minute). */
+  readonly retry?: RetryPolicy;
   /** Wall clock in epoch milliseconds (injected so that tests can move it). */
   readonly now?: () => number;
   /** How often the quiet-stream clock is checked, in wall milliseconds. */
@@ -43,7 +50,10 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const { config, logger } = options;
   const now = options.now ?? Date.now;
   const decisions = new MemoryDecisions();
-  const delivery = new Delivery(options.notifiers, logger);
+  const delivery = new Delivery({
+    channels: options.channels, routing: config.routing, fallback: config.incidents.channels,
+    log: options.notificationLog ?? new MemoryNotificationLog(), logger, retry: options.retry, now,
+  });
   const engine = createEngine(config, (d: Decision) => {
     decisions.apply(d);
     delivery.send(d);
@@ -73,7 +83,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   tick.unref();
 
   let accepting = true;
-  const api = buildApi({ bus, decisions, logger, bodyLimitBytes: config.server.bodyLimitBytes, accepting: () => accepting, onAccepted });
+  const api = buildApi({ bus, decisions, delivery, logger, bodyLimitBytes: config.server.bodyLimitBytes, accepting: () => accepting, onAccepted });
   await api.listen({ host: config.server.host, port: config.server.port });
   const address = api.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.server.port;
@@ -98,29 +108,4 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       return closing;
     },
   };
-}
-
-/**
- * Hands decisions to every notifier, in order per notifier, without making the engine
- * wait: a slow channel delays only itself. A failing notifier is logged, never fatal.
- */
-class Delivery {
-  private readonly queues: Promise<void>[];
-
-  constructor(private readonly notifiers: readonly Notifier[], private readonly logger: Logger) {
-    this.queues = notifiers.map(() => Promise.resolve());
-  }
-
-  send(d: Decision): void {
-    this.notifiers.forEach((n, i) => {
-      this.queues[i] = (this.queues[i] as Promise<void>).then(() => n.notify(d)).catch((err: unknown) => {
-        this.logger.error({ err, channel: n.channel, decision: d.type }, 'notification failed');
-      });
-    });
-  }
-
-  /** Resolves when everything sent so far has been handed over. */
-  async drain(): Promise<void> {
-    await Promise.all(this.queues);
-  }
 }

@@ -4,6 +4,7 @@
  * parsed through it and every error names the bad key and what it allows.
  */
 import { z } from 'zod';
+import { routingSchema } from './routing.js';
 
 const positiveMs = z.number().int().positive();
 const probability = z.number().gt(0).lt(1);
@@ -79,7 +80,7 @@ export const metricRuleSchema = z.strictObject({
 
 /** Settings of incidents and paging. */
 export const incidentSchema = z.strictObject({
-  /** Channels a page names when no routing is configured. */
+  /** Channels an incident goes to when no route of `routing` matches it. */
   channels: z.array(z.string().min(1)).default(['console']),
   /** An incident whose findings have all cleared for this long resolves as recovered. */
   recoverAfterMs: positiveMs.default(10 * 60_000),
@@ -91,6 +92,7 @@ export const rulesSchema = z.strictObject({
   judge: judgeSchema.default(judgeSchema.parse({})),
   incidents: incidentSchema.default(incidentSchema.parse({})),
   metrics: z.array(metricRuleSchema).default([]),
+  routing: routingSchema.default(routingSchema.parse({})),
 });
 
 /** The judge's settings after defaults are applied. */

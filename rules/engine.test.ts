@@ -299,6 +299,16 @@ describe('canary judging, timeline by timeline', () => {
   });
 });
 
+describe('routing', () => {
+  it('names in the page the channels its route gives, and the default channels when none matches', () => {
+    const events = fleet({ canary: { errorRatio: (m) => (m >= 10 ? 0.04 : 0.005) } });
+    const routed = rulesSchema.parse({ routing: { routes: [{ match: { team: ['shop'] }, channels: ['shop-slack', 'pagerduty'] }], teams: { shop: ['checkout'] } } });
+    expect(pages(run(events, routed).decisions).map((p) => p.channels)).toEqual([['shop-slack', 'pagerduty']]);
+    const elsewhere = rulesSchema.parse({ routing: { routes: [{ match: { service: ['search'] }, channels: ['search-slack'] }] }, incidents: { channels: ['console', 'mail'] } });
+    expect(pages(run(events, elsewhere).decisions).map((p) => p.channels)).toEqual([['console', 'mail']]);
+  });
+});
+
 describe('event time without events (a quiet stream)', () => {
   it('closes windows and recovers an incident when the driver moves event time on, never backwards', () => {
     // The canary fails from minute 10, the stream goes quiet at minute 16 with the incident open.

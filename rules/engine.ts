@@ -16,6 +16,7 @@ import { COUNT_FIELDS, countTestFromSums } from './stats.js';
 import { Judgment, duration } from './verdicts.js';
 import { IncidentBook } from './incidents.js';
 import { errorSignature, routeTemplate } from './signature.js';
+import { channelsFor } from './routing.js';
 
 /** Counts the engine keeps about what it saw. */
 export interface EngineStats {
@@ -109,7 +110,7 @@ class EventTimeEngine implements Engine {
       emit(d);
     };
     this.incidents = new IncidentBook(
-      { channels: cfg.incidents.channels, recoverAfterMs: cfg.incidents.recoverAfterMs }, this.out);
+      { route: (what) => channelsFor(what, cfg.routing, cfg.incidents.channels), recoverAfterMs: cfg.incidents.recoverAfterMs }, this.out);
   }
 
   stats(): EngineStats {

@@ -4,6 +4,7 @@
  * as updates. An incident resolves when its versions are rolled back, finished or promoted,
  * or when the regression has not been seen for a while.
  */
+import type { Routed } from './routing.js';
 import type { Decision, Severity } from './decisions.js';
 import { isoTime } from './decisions.js';
 import type { Signal } from './judge.js';
@@ -28,7 +29,8 @@ export interface Incident {
 
 /** Paging settings the book needs. */
 export interface PagingSettings {
-  readonly channels: readonly string[];
+  /** The channels an incident goes to (routing). */
+  readonly route: (what: Routed) => readonly string[];
   readonly recoverAfterMs: number;
 }
 
@@ -82,7 +84,7 @@ export class IncidentBook {
       this.emit({
         type: 'page', ts: isoTime(ts), incident: inc.id, service: j.service, versions: [...versions],
         signals, severity, summary: this.summary(j.service, versions, signals, j.release, confirmed[0]?.effect.summary),
-        channels: [...this.settings.channels],
+        channels: [...this.settings.route({ service: j.service, severity, ts })],
         ...(j.release !== undefined ? { release: j.release } : {}),
         reasons,
       });
