@@ -553,7 +553,7 @@ async function main(): Promise<void> {
     const floor = await startFloor(bodyLimitBytes);
     const floorRun = await drive(floor, plan(floor.url)).finally(() => floor.close());
     process.stderr.write(', service');
-    const service = await startService({ config: serviceConfig(bodyLimitBytes), logger, notifiers: [] });
+    const service = await startService({ config: serviceConfig(bodyLimitBytes), logger, channels: new Map() });
     const serviceRun = await drive({ eventsTaken: () => service.accepted() }, plan(service.url)).finally(() => service.close());
     process.stderr.write('\n');
     const ratio = eventsPerS(serviceRun) / eventsPerS(floorRun);
