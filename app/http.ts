@@ -5,6 +5,7 @@
  */
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { VigilEvent } from '../rules/events.js';
 import type { EventBus } from '../ingest/bus.js';
 import { type DecodeResult, cutText, decodeLine, decodeValue } from '../ingest/decode.js';
@@ -23,6 +24,10 @@ export interface ApiDeps {
   readonly accepting: () => boolean;
   /** Called with every batch the bus took, for counters and the quiet-stream clock. */
   readonly onAccepted?: (events: readonly VigilEvent[]) => void;
+  /** Called with the reason of every rejected line or item. */
+  readonly onRejected?: (reason: string) => void;
+  /** Served on GET /metrics in the Prometheus text format. */
+  readonly metrics?: Registry;
 }
 
 /** Per-line problems listed in one response; the rest are only counted. */
@@ -75,6 +80,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       deps.onAccepted?.(decoded.events);
     }
     const rejected = decoded.errors.length;
+    if (deps.onRejected) for (const e of decoded.errors) deps.onRejected(e.reason);
     const body = {
       accepted: decoded.events.length,
       rejected,
@@ -100,6 +106,10 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     return { incidents: deps.decisions.incidents(state === 'all' ? undefined : state) };
   });
   app.get('/v1/notifications', async () => ({ stats: deps.delivery.stats(), failed: deps.delivery.failures() }));
+  const registry = deps.metrics;
+  if (registry) {
+    app.get('/metrics', async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()));
+  }
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => (deps.accepting() ? { status: 'ready' } : reply.code(503).send({ status: 'shutting down' })));
   return app;

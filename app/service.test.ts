@@ -128,6 +128,20 @@ describe('the embedded service, through its HTTP API', () => {
     expect(JSON.stringify(await notDeploy.json())).toMatch(/not a deploy event/);
   });
 
+  it('counts what it took, rejected and decided on GET /metrics, in the Prometheus format', async () => {
+    const { service } = await start();
+    const good = JSON.stringify({ type: 'request', ts: new Date().toISOString(), service: 'shop', status: 200 });
+    await post(service.url, `${good}\n${good}\n{"type":"request"}\nnope\n`);
+    const res = await fetch(`${service.url}/metrics`);
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
+    const text = await res.text();
+    expect(text).toMatch(/^vigil_events_accepted_total 2$/m);
+    expect(text).toMatch(/^vigil_events_rejected_total\{reason="missing field \\"ts\\""\} 1$/m);
+    expect(text).toMatch(/^vigil_events_rejected_total\{reason="not JSON"\} 1$/m);
+    expect(text).toMatch(/^vigil_notification_failures_kept 0$/m);
+    expect(text).toMatch(/^vigil_process_cpu_seconds_total /m);
+  });
+
   it('refuses a body over the limit with 413 and keeps running', async () => {
     const { service } = await start({ config: { bodyLimitBytes: 1_000 } });
     const res = await post(service.url, `${'x'.repeat(2_000)}\n`);

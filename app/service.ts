@@ -15,6 +15,8 @@ import { Delivery, MemoryNotificationLog, type NotificationLog } from '../notifi
 import type { RetryPolicy } from '../notifiers/retry.js';
 import type { VigilConfig } from './config-file.js';
 import { buildApi } from './http.js';
+import { serviceMetrics } from './metrics.js';
+import { reasonClass } from '../ingest/decode.js';
 
 /** What the service is made of; tests and the CLI supply the parts. */
 export interface ServiceOptions {
@@ -82,8 +84,17 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   }, options.tickMs ?? 1_000);
   tick.unref();
 
+  const rejectedByReason = new Map<string, number>();
+  const onRejected = (reason: string): void => {
+    const key = reasonClass(reason);
+    rejectedByReason.set(key, (rejectedByReason.get(key) ?? 0) + 1);
+  };
+  const metrics = serviceMetrics({
+    engine: () => engine.stats(), delivery: () => delivery.stats(), failures: () => delivery.failures(), rejected: () => rejectedByReason,
+  });
+
   let accepting = true;
-  const api = buildApi({ bus, decisions, delivery, logger, bodyLimitBytes: config.server.bodyLimitBytes, accepting: () => accepting, onAccepted });
+  const api = buildApi({ bus, decisions, delivery, logger, onRejected, metrics, bodyLimitBytes: config.server.bodyLimitBytes, accepting: () => accepting, onAccepted });
   await api.listen({ host: config.server.host, port: config.server.port });
   const address = api.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.server.port;

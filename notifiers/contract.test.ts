@@ -20,7 +20,7 @@ import { PagerDutyNotifier } from './pagerduty.js';
 import { WebhookNotifier } from './webhook.js';
 
 /** How the stand-in answers the next attempts: one mode per attempt, then `ok`. */
-type Mode = 'ok' | 'retriable' | 'permanent' | 'hang';
+type Mode = 'ok' | 'retriable' | 'permanent' | 'hang' | 'ratelimited';
 
 /** A stand-in receiver: what it saw, and how it will answer. */
 interface StandIn {
@@ -47,6 +47,7 @@ async function httpStandIn(okStatus: number, okBody: (body: string, req: Incomin
       const echo = echoOnError ? ` ${body} ${req.headers.authorization ?? ''}` : '';
       if (mode === 'hang') { hanging.push(res); return; }
       if (mode === 'retriable') { res.writeHead(503, { 'content-type': 'text/plain' }).end(`unavailable${echo}`); return; }
+      if (mode === 'ratelimited') { res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '1' }).end('{"ok":false,"error":"ratelimited"}'); return; }
       if (mode === 'permanent') { res.writeHead(400, { 'content-type': 'text/plain' }).end(`bad request${echo}`); return; }
       standIn.received.push(identify(formDecoded(body)));
       res.writeHead(okStatus, { 'content-type': 'application/json' }).end(okBody(body, req));
@@ -224,5 +225,26 @@ describe.each(Object.keys(subjects))('the %s notifier, under contract', (name) =
     await restarted.drain();
     expect(subject.standIn.received).toHaveLength(subject.receiptsPerIncident);
     expect(first.stats().duplicates + restarted.stats().duplicates).toBe(6);
+  });
+});
+
+describe('rate limits', () => {
+  it('waits out a 429 for as long as Retry-After asks, through the delivery stage, then delivers (Slack)', async () => {
+    const subject = await (subjects['slack'] as () => Promise<Subject>)();
+    try {
+      subject.standIn.script = ['ratelimited'];
+      const d = new Delivery({
+        channels: new Map([['x', subject.notifier]]), routing: routingSchema.parse({}), fallback: ['x'], log: new MemoryNotificationLog(),
+        logger: quiet, retry: { attempts: 3, baseMs: 1, maxWaitMs: 5_000 },
+      });
+      const started = Date.now();
+      d.send({ ...page, incident: `${page.incident}-429` });
+      await d.drain();
+      expect(d.stats()).toMatchObject({ delivered: 1, retried: 1 });
+      expect(Date.now() - started).toBeGreaterThanOrEqual(950);
+      expect(subject.standIn.attempts).toBe(2);
+    } finally {
+      await subject.standIn.close();
+    }
   });
 });

@@ -107,6 +107,8 @@ export interface DeliveryStats {
   duplicates: number;
   /** Decisions for channels that no notifier is configured for. */
   unknownChannel: number;
+  /** The same counts per channel name. */
+  byChannel: Record<string, { delivered: number; failed: number; retried: number; duplicates: number }>;
 }
 
 /** Failures kept for the API; the oldest are forgotten first. */
@@ -116,7 +118,7 @@ const FAILURES_KEPT = 1_000;
 export class Delivery {
   private readonly queues = new Map<string, Promise<void>>();
   private readonly failedDeliveries: FailedDelivery[] = [];
-  private readonly counters: DeliveryStats = { delivered: 0, failed: 0, retried: 0, duplicates: 0, unknownChannel: 0 };
+  private readonly counters: DeliveryStats = { delivered: 0, failed: 0, retried: 0, duplicates: 0, unknownChannel: 0, byChannel: {} };
   private readonly retry: RetryPolicy;
   private readonly clock: RetryClock;
   private readonly now: () => number;
@@ -162,7 +164,13 @@ export class Delivery {
   }
 
   stats(): Readonly<DeliveryStats> {
-    return { ...this.counters };
+    const byChannel: DeliveryStats['byChannel'] = {};
+    for (const [name, c] of Object.entries(this.counters.byChannel)) byChannel[name] = { ...c };
+    return { ...this.counters, byChannel };
+  }
+
+  private channelCounters(name: string): DeliveryStats['byChannel'][string] {
+    return (this.counters.byChannel[name] ??= { delivered: 0, failed: 0, retried: 0, duplicates: 0 });
   }
 
   private async channelsOf(d: Decision): Promise<readonly string[]> {
@@ -194,8 +202,10 @@ export class Delivery {
   private async deliver(name: string, notifier: Notifier, d: Decision): Promise<void> {
     const key = `${name}|${decisionId(d)}`;
     const log = this.options.log;
+    const perChannel = this.channelCounters(name);
     if (!(await log.claim(key))) {
       this.counters.duplicates++;
+      perChannel.duplicates++;
       return;
     }
     let attempts = 1;
@@ -203,13 +213,16 @@ export class Delivery {
       await withRetry(() => notifier.notify(d), this.retry, this.clock, (err, n, waitMs) => {
         attempts = n + 1;
         this.counters.retried++;
+        perChannel.retried++;
         this.options.logger.warn({ channel: name, decision: d.type, attempt: n, waitMs, err: describe(err) }, 'notification failed, retrying');
       });
       await log.settle(key, 'delivered');
       this.counters.delivered++;
+      perChannel.delivered++;
     } catch (err) {
       await log.settle(key, 'failed');
       this.counters.failed++;
+      perChannel.failed++;
       const reason = describe(err);
       this.failedDeliveries.push({
         channel: name, decision: d.type, ts: d.ts, attempts, reason, failedAt: new Date(this.now()).toISOString(),
