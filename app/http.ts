@@ -7,6 +7,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { VigilEvent } from '../rules/events.js';
+import type { ReleaseSeries } from '../rules/engine.js';
 import type { EventBus } from '../ingest/bus.js';
 import { type DecodeResult, cutText, decodeLine, decodeValue } from '../ingest/decode.js';
 import type { DecisionReader } from '../state/decisions.js';
@@ -16,6 +17,8 @@ import type { Delivery } from '../notifiers/delivery.js';
 export interface ApiDeps {
   readonly bus: EventBus;
   readonly decisions: DecisionReader;
+  /** A judged version against its comparison over time, for charts. */
+  readonly series: (service: string, version: string, route?: string) => ReleaseSeries | undefined;
   /** Notification outcomes, for `GET /v1/notifications`. */
   readonly delivery: Pick<Delivery, 'stats' | 'failures'>;
   readonly logger: Logger;
@@ -73,7 +76,8 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `no route ${req.method} ${req.url}` }));
 
   const ingest = (only?: 'deploy') => async (req: FastifyRequest, reply: FastifyReply) => {
-    if (!deps.accepting()) return reply.code(503).send({ error: 'shutting down; send to another instance or retry' });
+    // No check of `accepting` here: a request that arrived before the close began is taken in
+    // full (fastify answers 503 to the ones that arrive after), so nothing half-sent is lost.
     const decoded = decodeBody(req.headers['content-type'], req.body, only);
     if (decoded.events.length > 0) {
       await deps.bus.publish(decoded.events);
@@ -93,11 +97,23 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   app.post('/v1/deployments', ingest('deploy'));
 
   app.get('/v1/verdicts', async () => ({ verdicts: deps.decisions.verdicts() }));
-  app.get<{ Params: { service: string; version: string } }>('/v1/verdicts/:service/:version', async (req, reply) => {
-    const v = deps.decisions.verdict(req.params.service, req.params.version);
-    if (!v) return reply.code(404).send({ error: `no verdict for ${req.params.service} ${req.params.version} (not judged, or not yet)` });
-    return v;
+  // Release tools poll this (Argo Rollouts' web provider): it answers 200 for every verdict,
+  // NONE included, so that only an unhealthy Vigil makes their analysis error out.
+  app.get<{ Params: { service: string; version: string } }>('/v1/verdicts/:service/:version', async (req) => {
+    const { service, version } = req.params;
+    const v = deps.decisions.verdict(service, version);
+    if (!v) return { service, version, verdict: 'NONE', reason: 'no verdict yet: the version has not been judged (no deploy event or traffic seen)', reasons: [], score: 50 };
+    return { ...v, reason: v.reasons[0] ?? '', windowEnd: v.evidence?.windowEnd ?? v.since };
   });
+  app.get<{ Params: { service: string; version: string } }>('/v1/verdicts/:service/:version/history', async (req) => ({
+    verdicts: deps.decisions.verdictHistory(req.params.service, req.params.version),
+  }));
+  app.get<{ Params: { service: string; version: string }; Querystring: { route?: string } }>('/v1/releases/:service/:version/series', async (req, reply) => {
+    const s = deps.series(req.params.service, req.params.version, req.query.route);
+    if (!s) return reply.code(404).send({ error: `${req.params.service} ${req.params.version} is not being judged (or its windows are gone)` });
+    return s;
+  });
+  app.get('/v1/suppressed', async () => ({ suppressed: deps.decisions.suppressed() }));
   app.get<{ Querystring: { state?: string } }>('/v1/incidents', async (req, reply) => {
     const state = req.query.state;
     if (state !== undefined && state !== 'open' && state !== 'resolved' && state !== 'all') {

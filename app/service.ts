@@ -94,7 +94,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   });
 
   let accepting = true;
-  const api = buildApi({ bus, decisions, delivery, logger, onRejected, metrics, bodyLimitBytes: config.server.bodyLimitBytes, accepting: () => accepting, onAccepted });
+  const api = buildApi({ bus, decisions, delivery, logger, onRejected, metrics, series: (service, version, route) => engine.series(service, version, route), bodyLimitBytes: config.server.bodyLimitBytes, accepting: () => accepting, onAccepted });
   await api.listen({ host: config.server.host, port: config.server.port });
   const address = api.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.server.port;

@@ -8,7 +8,8 @@ import { isErrorLevel, isErrorRequest } from './events.js';
 import type { Decision, Verdict, VerdictDecision } from './decisions.js';
 import { isoTime } from './decisions.js';
 import type { RulesConfig } from './config.js';
-import { setSketchAccuracy } from './aggregate.js';
+import { quantile, setSketchAccuracy } from './aggregate.js';
+import { type Bins, sketchOfBins } from './bins.js';
 import { DeployRegistry, UNKNOWN_VERSION, type LifecycleChange, type Placement, type VersionInfo } from './registry.js';
 import { type Cohort, OVERFLOW_ROUTE, ServiceWindows, SliceRing } from './window.js';
 import { type Candidate, type Comparison, type Effect, JudgeState, judgeWindows, summarise } from './judge.js';
@@ -43,11 +44,38 @@ export interface Engine {
   advanceTo(eventTimeMs: number): void;
   /** Ends the stream: closes every window and makes the final decisions. */
   finish(): void;
+  /**
+   * A judged version and its comparison side by side, slice by slice over the closed
+   * slices the windows still hold (for charts); undefined when the version is not judged.
+   * `route` narrows it to one route.
+   */
+  series(service: string, version: string, route?: string): ReleaseSeries | undefined;
   stats(): EngineStats;
 }
 
 /** Where decisions go. */
 export type DecisionSink = (decision: Decision) => void;
+
+/** One side of a chart point: traffic, errors and latency quantiles of one slice. */
+export interface SeriesSide {
+  readonly requests: number;
+  readonly errors: number;
+  /** Milliseconds; null when the slice holds no latency values. */
+  readonly p50: number | null;
+  readonly p99: number | null;
+}
+
+/** A judged version against its comparison over time, one point per closed slice. */
+export interface ReleaseSeries {
+  readonly service: string;
+  readonly version: string;
+  readonly comparedWith: string;
+  readonly route: string | undefined;
+  /** Routes of the version, for choosing one. */
+  readonly routes: readonly string[];
+  readonly sliceMs: number;
+  readonly points: readonly { readonly t: string; readonly canary: SeriesSide; readonly comparison: SeriesSide }[];
+}
 
 /** Odds a sibling canary's own count must give "the shared bug" over "no difference" to be blamed with it. */
 const SHARED_BUG_ODDS = 100;
@@ -146,6 +174,44 @@ class EventTimeEngine implements Engine {
     if (this.maxTs === -Infinity) return;
     // Everything seen is final now: close the slice holding the newest event.
     this.advance(Math.floor(this.maxTs / this.sliceMs) * this.sliceMs + this.sliceMs, true);
+  }
+
+  series(service: string, version: string, route?: string): ReleaseSeries | undefined {
+    const judgment = this.judgments.get(judgmentKey(service, version));
+    const win = this.services.get(service);
+    if (!judgment || !win || Number.isNaN(this.closedSlot)) return undefined;
+    const cmp = this.comparisonFor(win, judgment, this.closedSlot);
+    const canary = win.cohorts.get(version)?.main;
+    if (!canary) return undefined;
+    const against = cmp?.history ? [] : (cmp?.against ?? []);
+    const ringsOf = (cohorts: readonly Cohort[]): SliceRing[] => {
+      const out: SliceRing[] = [];
+      for (const c of cohorts) {
+        if (route === undefined) for (const r of c.routes.values()) out.push(r);
+        else { const r = c.routes.get(route); if (r) out.push(r); }
+      }
+      return out;
+    };
+    const mine = ringsOf([canary]), theirs = ringsOf(against);
+    const side = (rings: readonly SliceRing[], t: number): SeriesSide => {
+      let requests = 0, errors = 0;
+      const lists: Bins[] = [];
+      for (const r of rings) {
+        requests += r.requestsAt(t);
+        errors += r.errorsAt(t);
+        const b = r.binsAt(t);
+        if (b) lists.push(b);
+      }
+      const sketch = sketchOfBins(lists);
+      const q = (p: number): number | null => (sketch ? Math.round(quantile(sketch, p) * 100) / 100 : null);
+      return { requests, errors, p50: q(0.5), p99: q(0.99) };
+    };
+    const first = Math.max(Math.floor(judgment.startTs / this.sliceMs), this.closedSlot - this.ringSize + 3);
+    const points: { t: string; canary: SeriesSide; comparison: SeriesSide }[] = [];
+    for (let t = first; t <= this.closedSlot; t++) points.push({ t: isoTime(t * this.sliceMs), canary: side(mine, t), comparison: side(theirs, t) });
+    return {
+      service, version, comparedWith: cmp?.label ?? judgment.comparedWith, route, routes: [...canary.routes.keys()], sliceMs: this.sliceMs, points,
+    };
   }
 
   // ---- tag by release and store in event-time windows

@@ -4,7 +4,7 @@
  * embedded service keeps it in memory; it is bounded, so a long-running process does not
  * grow without end.
  */
-import type { Decision, PageDecision, Severity, Verdict, VerdictDecision } from '../rules/decisions.js';
+import type { Decision, PageDecision, Severity, SuppressedDecision, Verdict, VerdictDecision } from '../rules/decisions.js';
 
 /** One incident as the API shows it. */
 export interface IncidentView {
@@ -41,18 +41,28 @@ export interface VerdictView {
 export interface DecisionReader {
   verdicts(): readonly VerdictView[];
   verdict(service: string, version: string): VerdictView | undefined;
+  /** Every verdict change of a version, oldest first (for marks on charts). */
+  verdictHistory(service: string, version: string): readonly VerdictView[];
   incidents(state?: 'open' | 'resolved'): readonly IncidentView[];
+  /** The most recent decisions not to page, newest last. */
+  suppressed(): readonly SuppressedDecision[];
 }
 
 /** Resolved incidents kept for the API after they end; open ones are always kept. */
 const RESOLVED_KEPT = 1_000;
 /** Versions whose verdicts are kept; the oldest verdicts are forgotten first. */
 const VERDICTS_KEPT = 10_000;
+/** Verdict changes kept per version. */
+const HISTORY_KEPT = 50;
+/** Suppressed records kept. */
+const SUPPRESSED_KEPT = 500;
 
 /** Decisions remembered in memory, as the embedded service keeps them. */
 export class MemoryDecisions implements DecisionReader {
   private readonly byVersion = new Map<string, VerdictView>();
   private readonly byIncident = new Map<string, IncidentView>();
+  private readonly history = new Map<string, VerdictView[]>();
+  private readonly quiet: SuppressedDecision[] = [];
   private resolvedCount = 0;
 
   /** Takes one decision into account. */
@@ -61,12 +71,21 @@ export class MemoryDecisions implements DecisionReader {
       case 'verdict': {
         const key = `${d.service}/${d.version}`;
         // Re-inserted so that the map's order is the order of last change, oldest first.
-        this.byVersion.delete(key);
-        this.byVersion.set(key, {
+        const view: VerdictView = {
           service: d.service, version: d.version, verdict: d.verdict, reasons: d.reasons, since: d.ts,
           release: d.release, score: d.score, evidence: d.evidence,
-        });
-        if (this.byVersion.size > VERDICTS_KEPT) this.byVersion.delete(this.byVersion.keys().next().value as string);
+        };
+        this.byVersion.delete(key);
+        this.byVersion.set(key, view);
+        const changes = this.history.get(key) ?? [];
+        changes.push(view);
+        if (changes.length > HISTORY_KEPT) changes.shift();
+        this.history.set(key, changes);
+        if (this.byVersion.size > VERDICTS_KEPT) {
+          const oldest = this.byVersion.keys().next().value as string;
+          this.byVersion.delete(oldest);
+          this.history.delete(oldest);
+        }
         break;
       }
       case 'page':
@@ -90,8 +109,18 @@ export class MemoryDecisions implements DecisionReader {
         break;
       }
       case 'suppressed':
+        this.quiet.push(d);
+        if (this.quiet.length > SUPPRESSED_KEPT) this.quiet.shift();
         break;
     }
+  }
+
+  verdictHistory(service: string, version: string): readonly VerdictView[] {
+    return this.history.get(`${service}/${version}`) ?? [];
+  }
+
+  suppressed(): readonly SuppressedDecision[] {
+    return [...this.quiet];
   }
 
   verdicts(): readonly VerdictView[] {
