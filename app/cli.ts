@@ -181,16 +181,17 @@ interface RunFlags {
 
 /** The long-running service, embedded; runs until SIGINT or SIGTERM. */
 async function runCommand(flags: RunFlags): Promise<number> {
-  const [{ DEFAULT_CONFIG, withEnvironment }, { startService }, { buildChannels }, { default: pino }] = await Promise.all([
+  const [{ DEFAULT_CONFIG, apiToken, withEnvironment }, { startService }, { buildChannels }, { default: pino }] = await Promise.all([
     import('./config-file.js'), import('./service.js'), import('./channels.js'), import('pino'),
   ]);
   const config = withEnvironment(flags.config === undefined ? DEFAULT_CONFIG : await loadConfig(flags.config), process.env);
   const channels = buildChannels(config, process.env, { out: process.stdout, color: process.stdout.isTTY === true });
+  const token = apiToken(config, process.env);
   // Logs are JSON on stderr, for machines; stdout is for people: where to look, and the notifications.
   const logger = pino({ level: config.log.level, base: { app: 'vigil' } }, pino.destination({ fd: 2, sync: false }));
   let service: Awaited<ReturnType<typeof startService>>;
   try {
-    service = await startService({ config, logger, channels, retry: config.notify.retry });
+    service = await startService({ config, logger, channels, retry: config.notify.retry, apiToken: token });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_RULES } from '../rules/config.js';
 import { InputError } from '../ingest/lines.js';
-import { ConfigError, DEFAULT_CONFIG, loadConfigFile, parseConfigText, withEnvironment } from './config-file.js';
+import { ConfigError, DEFAULT_CONFIG, apiToken, loadConfigFile, parseConfigText, withEnvironment } from './config-file.js';
 
 function problemsOf(text: string): readonly string[] {
   try {
@@ -165,5 +165,16 @@ describe('notification settings', () => {
     expect(problems.join('\n')).toMatch(/notify\.channels\.pd\.routingKeyEnv: .*environment variable/);
     expect(problems.join('\n')).toMatch(/notify\.channels\.fax\.type/);
     expect(problems.join('\n')).toMatch(/routing\.routes\[0\]\.channels: unknown channel "slack"/);
+  });
+});
+
+describe('apiToken', () => {
+  const beyondLoopback = withEnvironment(DEFAULT_CONFIG, { VIGIL_HOST: '0.0.0.0' });
+  it('is optional on loopback, required beyond it, and must look random', () => {
+    expect(apiToken(DEFAULT_CONFIG, {})).toBeUndefined();
+    expect(() => apiToken(beyondLoopback, {})).toThrow(ConfigError);
+    expect(() => apiToken(beyondLoopback, {})).toThrow(/VIGIL_API_TOKEN/);
+    expect(apiToken(beyondLoopback, { VIGIL_API_TOKEN: 'a-long-random-token-123' })).toBe('a-long-random-token-123');
+    expect(() => apiToken(DEFAULT_CONFIG, { VIGIL_API_TOKEN: 'short' })).toThrow(/at least 16 characters/);
   });
 });

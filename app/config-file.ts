@@ -348,6 +348,31 @@ export const ENVIRONMENT_KEYS: Readonly<Record<string, readonly ['server' | 'log
   VIGIL_LOG_LEVEL: ['log', 'level'],
 };
 
+/** The environment variable holding the API's bearer token (a secret, so never in the file). */
+export const API_TOKEN_VARIABLE = 'VIGIL_API_TOKEN';
+
+/** Whether a listening address is reachable from this machine only. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/**
+ * The API's bearer token from the environment; undefined when none is set, which is
+ * allowed on loopback only: beyond it, anyone on the network could read verdicts and
+ * post events, so the service refuses to start without one.
+ */
+export function apiToken(config: VigilConfig, env: Readonly<Record<string, string | undefined>>): string | undefined {
+  const token = env[API_TOKEN_VARIABLE];
+  if (token !== undefined && token !== '') {
+    if (token.length < 16) throw new ConfigError('environment', [`${API_TOKEN_VARIABLE}: must be at least 16 characters (a random token), got ${token.length}`]);
+    return token;
+  }
+  if (!isLoopback(config.server.host)) {
+    throw new ConfigError('environment', [`${API_TOKEN_VARIABLE}: must be set when server.host (${config.server.host}) is not loopback; clients then send "Authorization: Bearer <token>"`]);
+  }
+  return undefined;
+}
+
 /**
  * The settings with the environment's overrides applied and checked like the file's;
  * a bad value is named by its variable, e.g. `VIGIL_PORT (server.port): ...`.

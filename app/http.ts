@@ -3,6 +3,7 @@
  * people and release tools, and health. Bad input gets a 4xx with a reason for every bad
  * line, and the good lines of the same body are still taken.
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -31,6 +32,8 @@ export interface ApiDeps {
   readonly onRejected?: (reason: string) => void;
   /** Served on GET /metrics in the Prometheus text format. */
   readonly metrics?: Registry;
+  /** When set, every route but /healthz and /readyz needs `Authorization: Bearer <token>`. */
+  readonly token?: string;
 }
 
 /** Per-line problems listed in one response; the rest are only counted. */
@@ -74,6 +77,20 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     return reply.code(status).send({ error: status === 500 ? 'internal error (logged)' : err.message });
   });
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `no route ${req.method} ${req.url}` }));
+  const token = deps.token;
+  if (token !== undefined) {
+    const expected = createHash('sha256').update(token).digest();
+    app.addHook('onRequest', async (req, reply) => {
+      // Probes of liveness and readiness carry no credentials.
+      if (req.url === '/healthz' || req.url === '/readyz') return;
+      const header = req.headers.authorization ?? '';
+      const given = header.startsWith('Bearer ') ? header.slice(7) : '';
+      // Hashes of equal length, compared in constant time: the comparison says nothing of the token.
+      if (!timingSafeEqual(createHash('sha256').update(given).digest(), expected)) {
+        return reply.code(401).header('www-authenticate', 'Bearer realm="vigil"').send({ error: 'missing or wrong bearer token (Authorization: Bearer <VIGIL_API_TOKEN>)' });
+      }
+    });
+  }
 
   const ingest = (only?: 'deploy') => async (req: FastifyRequest, reply: FastifyReply) => {
     // No check of `accepting` here: a request that arrived before the close began is taken in

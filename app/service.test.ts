@@ -22,10 +22,10 @@ class RecordingNotifier implements Notifier {
 const silent = pino({ level: 'silent' });
 const running: RunningService[] = [];
 
-async function start(overrides: { now?: () => number; tickMs?: number; config?: Partial<VigilConfig['server']> } = {}): Promise<{ service: RunningService; notifier: RecordingNotifier }> {
+async function start(overrides: { now?: () => number; tickMs?: number; config?: Partial<VigilConfig['server']>; apiToken?: string } = {}): Promise<{ service: RunningService; notifier: RecordingNotifier }> {
   const notifier = new RecordingNotifier();
   const config: VigilConfig = { ...DEFAULT_CONFIG, server: { ...DEFAULT_CONFIG.server, port: 0, ...overrides.config } };
-  const service = await startService({ config, logger: silent, channels: new Map([['console', notifier]]), now: overrides.now, tickMs: overrides.tickMs });
+  const service = await startService({ config, logger: silent, channels: new Map([['console', notifier]]), now: overrides.now, tickMs: overrides.tickMs, apiToken: overrides.apiToken });
   running.push(service);
   return { service, notifier };
 }
@@ -143,6 +143,22 @@ describe('the embedded service, through its HTTP API', () => {
     expect(text).toMatch(/^vigil_events_rejected_total\{reason="not JSON"\} 1$/m);
     expect(text).toMatch(/^vigil_notification_failures_kept 0$/m);
     expect(text).toMatch(/^vigil_process_cpu_seconds_total /m);
+  });
+
+  it('with a token, answers only requests that carry it, in constant time, and leaves the probes open', async () => {
+    const token = 'tok-0123456789abcdef';
+    const { service } = await start({ apiToken: token });
+    const auth = { authorization: `Bearer ${token}` };
+    expect((await fetch(`${service.url}/v1/verdicts`)).status).toBe(401);
+    expect((await fetch(`${service.url}/v1/verdicts`, { headers: { authorization: 'Bearer tok-0123456789abcdeX' } })).status).toBe(401);
+    expect((await fetch(`${service.url}/metrics`)).status).toBe(401);
+    const refused = await fetch(`${service.url}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: '{}' });
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get('www-authenticate')).toMatch(/^Bearer/);
+    expect(service.accepted()).toBe(0);
+    expect((await fetch(`${service.url}/v1/verdicts`, { headers: auth })).status).toBe(200);
+    expect((await fetch(`${service.url}/healthz`)).status).toBe(200);
+    expect((await fetch(`${service.url}/readyz`)).status).toBe(200);
   });
 
   it('refuses a body over the limit with 413 and keeps running', async () => {

@@ -30,6 +30,8 @@ export interface ServiceOptions {
   readonly retry?: RetryPolicy;
   /** Wall clock in epoch milliseconds (injected so that tests can move it). */
   readonly now?: () => number;
+  /** The API's bearer token (see apiToken in config-file.ts); none on loopback by default. */
+  readonly apiToken?: string;
   /** How often the quiet-stream clock is checked, in wall milliseconds. */
   readonly tickMs?: number;
 }
@@ -94,7 +96,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   });
 
   let accepting = true;
-  const api = buildApi({ bus, decisions, delivery, logger, onRejected, metrics, series: (service, version, route) => engine.series(service, version, route), bodyLimitBytes: config.server.bodyLimitBytes, accepting: () => accepting, onAccepted });
+  const api = buildApi({ bus, decisions, delivery, logger, onRejected, metrics, series: (service, version, route) => engine.series(service, version, route), token: options.apiToken, bodyLimitBytes: config.server.bodyLimitBytes, accepting: () => accepting, onAccepted });
   await api.listen({ host: config.server.host, port: config.server.port });
   const address = api.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.server.port;

@@ -76,6 +76,12 @@ describe('vigil run', () => {
     expect(service.stderr).toMatch(/VIGIL_PORT \(server\.port\): expected/);
   });
 
+  it('refuses to listen beyond loopback without a bearer token', async () => {
+    const service = vigil(['run'], { VIGIL_HOST: '0.0.0.0', VIGIL_PORT: '0', VIGIL_API_TOKEN: '' });
+    expect(await service.exited).toBe(2);
+    expect(service.stderr).toMatch(/VIGIL_API_TOKEN: must be set when server\.host \(0\.0\.0\.0\) is not loopback/);
+  });
+
   it('says plainly when its port is taken', async () => {
     const first = vigil(['run'], { VIGIL_PORT: '0' });
     const port = await until('the first service', () => /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(first.stdout)?.[1]);
