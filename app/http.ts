@@ -6,13 +6,14 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import type { Registry } from 'prom-client';
+import type { Histogram, Registry } from 'prom-client';
 import type { VigilEvent } from '../rules/events.js';
 import type { ReleaseSeries } from '../rules/engine.js';
 import type { EventBus } from '../ingest/bus.js';
 import { type DecodeResult, cutText, decodeLine, decodeValue } from '../ingest/decode.js';
 import type { DecisionReader } from '../state/decisions.js';
 import type { Delivery } from '../notifiers/delivery.js';
+import { registerDashboard } from './dashboard.js'; // TEMPORARY-DASHBOARD-WIRING: revert
 
 /** What the API needs from the rest of the service. */
 export interface ApiDeps {
@@ -32,6 +33,8 @@ export interface ApiDeps {
   readonly onRejected?: (reason: string) => void;
   /** Served on GET /metrics in the Prometheus text format. */
   readonly metrics?: Registry;
+  /** Observes the time each ingest request takes. */
+  readonly ingestSeconds?: Histogram<'route'>;
   /** When set, every route but /healthz and /readyz needs `Authorization: Bearer <token>`. */
   readonly token?: string;
 }
@@ -93,6 +96,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   }
 
   const ingest = (only?: 'deploy') => async (req: FastifyRequest, reply: FastifyReply) => {
+    const stop = deps.ingestSeconds?.startTimer({ route: only === undefined ? '/v1/events' : '/v1/deployments' });
     // No check of `accepting` here: a request that arrived before the close began is taken in
     // full (fastify answers 503 to the ones that arrive after), so nothing half-sent is lost.
     const decoded = decodeBody(req.headers['content-type'], req.body, only);
@@ -108,6 +112,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       ...(rejected > 0 ? { errors: decoded.errors.slice(0, ERRORS_SHOWN) } : {}),
       ...(rejected > ERRORS_SHOWN ? { errorsNotShown: rejected - ERRORS_SHOWN } : {}),
     };
+    stop?.();
     return reply.code(rejected > 0 ? 400 : 202).send(body);
   };
   app.post('/v1/events', ingest());
@@ -145,6 +150,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   }
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => (deps.accepting() ? { status: 'ready' } : reply.code(503).send({ status: 'shutting down' })));
+  registerDashboard(app); // TEMPORARY-DASHBOARD-WIRING: revert
   return app;
 }
 

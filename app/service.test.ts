@@ -242,6 +242,55 @@ describe('the embedded service, through its HTTP API', () => {
   });
 });
 
+describe('GET /metrics during a scenario', () => {
+  it('is valid Prometheus exposition, and its counters move as the release is judged', async () => {
+    const { default: parsePrometheus } = await import('parse-prometheus-text-format');
+    const { service } = await start();
+    const scrape = async (): Promise<{ text: string; value: (name: string, labels?: Record<string, string>) => number }> => {
+      const text = await (await fetch(`${service.url}/metrics`)).text();
+      const families = parsePrometheus(text);
+      // Every sample line of the text must have come through the parser: nothing it skipped.
+      const sampleLines = text.split('\n').filter((l) => l !== '' && !l.startsWith('#'));
+      // Values as Go's ParseFloat reads them (NaN and Inf in any case), as the format specifies.
+      for (const line of sampleLines) expect(line).toMatch(/^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? (-?[0-9.]+(e[+-]?\d+)?|[Nn][Aa][Nn]|[+-][Ii]nf)$/);
+      // Every sample belongs to a family declared with # TYPE (histograms and summaries add
+      // _bucket, _sum and _count), and the parser saw every declared family.
+      const declared = new Set([...text.matchAll(/^# TYPE (\S+) (counter|gauge|histogram|summary|untyped)$/gm)].map((m) => m[1]));
+      for (const line of sampleLines) {
+        const name = /^[^{ ]+/.exec(line)?.[0] ?? '';
+        expect(declared.has(name) || declared.has(name.replace(/_(bucket|sum|count)$/, '')), line).toBe(true);
+      }
+      expect(families.map((f) => f.name).sort()).toEqual([...declared].sort());
+      for (const f of families) expect(text).toContain(`# HELP ${f.name} `);
+      // Values are read off the sample lines themselves (the parser drops labels of histograms).
+      const value = (name: string, labels: Record<string, string> = {}): number => {
+        for (const line of sampleLines) {
+          const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{([^}]*)\})? (\S+)$/.exec(line);
+          if (!m || m[1] !== name) continue;
+          const have = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+          if (Object.entries(labels).every(([k, v]) => have[k] === v)) return Number(m[3]);
+        }
+        return 0;
+      };
+      return { text, value };
+    };
+    const before = await scrape();
+    expect(before.value('vigil_events_accepted_total')).toBe(0);
+    const rendered = renderScenario(catalogEntry('error-regression')!, 2);
+    const sent = await streamEvents(rendered.events, { speed: Infinity, startMs: Date.now(), maxBatch: 2_000, send: httpSender(service.url) });
+    const after = await scrape();
+    expect(after.value('vigil_events_accepted_total')).toBe(rendered.events.length);
+    expect(after.value('vigil_ingest_request_seconds_count', { route: '/v1/events' })).toBe(sent.batches);
+    expect(after.value('vigil_engine_batch_seconds_count')).toBe(sent.batches);
+    expect(after.value('vigil_decisions_total', { type: 'page' })).toBe(1);
+    expect(after.value('vigil_incidents_opened_total')).toBe(1);
+    expect(after.value('vigil_verdicts', { verdict: 'FAIL' })).toBe(1);
+    expect(after.value('vigil_judgments_active')).toBe(1);
+    expect(after.value('vigil_series_live')).toBeGreaterThan(1);
+    expect(after.value('vigil_notifications_total', { channel: 'console', outcome: 'delivered' })).toBeGreaterThan(0);
+  }, 60_000);
+});
+
 describe('notifications from a config file', () => {
   it('routes the page of a simulated release to the configured webhook, signed, once, and shows deliveries in the API', async () => {
     const { createServer } = await import('node:http');

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { Decision } from '../rules/decisions.js';
 import type { VigilEvent } from '../rules/events.js';
 import { type EngineStats, createEngine } from '../rules/engine.js';
-import { MemoryBus } from '../ingest/bus.js';
+import { type EventBus, MemoryBus } from '../ingest/bus.js';
 import { MemoryDecisions, type DecisionReader } from '../state/decisions.js';
 import type { Notifier } from '../notifiers/notifier.js';
 import { Delivery, MemoryNotificationLog, type NotificationLog } from '../notifiers/delivery.js';
@@ -54,15 +54,20 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const { config, logger } = options;
   const now = options.now ?? Date.now;
   const decisions = new MemoryDecisions();
-  const delivery = new Delivery({
+  const delivery: Delivery = new Delivery({
     channels: options.channels, routing: config.routing, fallback: config.incidents.channels,
     log: options.notificationLog ?? new MemoryNotificationLog(), logger, retry: options.retry, now,
+    onDelivered: (channel, outcome, seconds) => metrics.deliverySeconds.observe({ channel, outcome }, seconds),
   });
   const engine = createEngine(config, (d: Decision) => {
     decisions.apply(d);
     delivery.send(d);
   });
   const bus = new MemoryBus((e) => engine.push(e));
+  const metrics = serviceMetrics({
+    engine: () => engine.stats(), live: () => engine.live(), decisions, delivery: () => delivery.stats(),
+    failures: () => delivery.failures(), rejected: () => rejectedByReason,
+  });
 
   // The newest event time seen, and when (wall time) it was seen: on a quiet stream, event
   // time is taken to move on from there at the wall clock's pace.
@@ -91,12 +96,16 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     const key = reasonClass(reason);
     rejectedByReason.set(key, (rejectedByReason.get(key) ?? 0) + 1);
   };
-  const metrics = serviceMetrics({
-    engine: () => engine.stats(), delivery: () => delivery.stats(), failures: () => delivery.failures(), rejected: () => rejectedByReason,
-  });
+  const timedBus: EventBus = {
+    publish: async (events) => {
+      const started = performance.now();
+      await bus.publish(events);
+      metrics.engineSeconds.observe((performance.now() - started) / 1000);
+    },
+  };
 
   let accepting = true;
-  const api = buildApi({ bus, decisions, delivery, logger, onRejected, metrics, series: (service, version, route) => engine.series(service, version, route), token: options.apiToken, bodyLimitBytes: config.server.bodyLimitBytes, accepting: () => accepting, onAccepted });
+  const api = buildApi({ bus: timedBus, decisions, delivery, logger, onRejected, metrics: metrics.registry, ingestSeconds: metrics.ingestSeconds, series: (service, version, route) => engine.series(service, version, route), token: options.apiToken, bodyLimitBytes: config.server.bodyLimitBytes, accepting: () => accepting, onAccepted });
   await api.listen({ host: config.server.host, port: config.server.port });
   const address = api.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.server.port;

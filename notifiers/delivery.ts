@@ -96,6 +96,8 @@ export interface DeliveryOptions {
   readonly clock?: RetryClock;
   /** Wall clock, for the time a failure was given up. */
   readonly now?: () => number;
+  /** Hears of every delivery's end, with the time it took (first attempt to end, retries included). */
+  readonly onDelivered?: (channel: string, outcome: DeliveryOutcome, seconds: number) => void;
 }
 
 /** Counters of the delivery stage. */
@@ -209,6 +211,8 @@ export class Delivery {
       return;
     }
     let attempts = 1;
+    const started = performance.now();
+    const took = (): number => (performance.now() - started) / 1000;
     try {
       await withRetry(() => notifier.notify(d), this.retry, this.clock, (err, n, waitMs) => {
         attempts = n + 1;
@@ -219,10 +223,12 @@ export class Delivery {
       await log.settle(key, 'delivered');
       this.counters.delivered++;
       perChannel.delivered++;
+      this.options.onDelivered?.(name, 'delivered', took());
     } catch (err) {
       await log.settle(key, 'failed');
       this.counters.failed++;
       perChannel.failed++;
+      this.options.onDelivered?.(name, 'failed', took());
       const reason = describe(err);
       this.failedDeliveries.push({
         channel: name, decision: d.type, ts: d.ts, attempts, reason, failedAt: new Date(this.now()).toISOString(),

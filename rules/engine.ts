@@ -44,6 +44,8 @@ export interface Engine {
   advanceTo(eventTimeMs: number): void;
   /** Ends the stream: closes every window and makes the final decisions. */
   finish(): void;
+  /** What the engine holds right now: services, series (version x route) and judgments in progress. */
+  live(): { readonly services: number; readonly series: number; readonly judgments: number };
   /**
    * A judged version and its comparison side by side, slice by slice over the closed
    * slices the windows still hold (for charts); undefined when the version is not judged.
@@ -139,6 +141,13 @@ class EventTimeEngine implements Engine {
     };
     this.incidents = new IncidentBook(
       { route: (what) => channelsFor(what, cfg.routing, cfg.incidents.channels), recoverAfterMs: cfg.incidents.recoverAfterMs }, this.out);
+  }
+
+  live(): { services: number; series: number; judgments: number } {
+    let series = 0, judgments = 0;
+    for (const win of this.services.values()) series += win.seriesCount;
+    for (const j of this.judgments.values()) if (!j.ended) judgments++;
+    return { services: this.services.size, series, judgments };
   }
 
   stats(): EngineStats {

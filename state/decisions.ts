@@ -46,6 +46,8 @@ export interface DecisionReader {
   incidents(state?: 'open' | 'resolved'): readonly IncidentView[];
   /** The most recent decisions not to page, newest last. */
   suppressed(): readonly SuppressedDecision[];
+  /** Decisions not to page since the start, by reason. */
+  suppressedByReason(): Readonly<Record<string, number>>;
 }
 
 /** Resolved incidents kept for the API after they end; open ones are always kept. */
@@ -63,6 +65,7 @@ export class MemoryDecisions implements DecisionReader {
   private readonly byIncident = new Map<string, IncidentView>();
   private readonly history = new Map<string, VerdictView[]>();
   private readonly quiet: SuppressedDecision[] = [];
+  private readonly quietCounts: Record<string, number> = {};
   private resolvedCount = 0;
 
   /** Takes one decision into account. */
@@ -110,6 +113,7 @@ export class MemoryDecisions implements DecisionReader {
       }
       case 'suppressed':
         this.quiet.push(d);
+        this.quietCounts[d.why] = (this.quietCounts[d.why] ?? 0) + 1;
         if (this.quiet.length > SUPPRESSED_KEPT) this.quiet.shift();
         break;
     }
@@ -121,6 +125,10 @@ export class MemoryDecisions implements DecisionReader {
 
   suppressed(): readonly SuppressedDecision[] {
     return [...this.quiet];
+  }
+
+  suppressedByReason(): Readonly<Record<string, number>> {
+    return { ...this.quietCounts };
   }
 
   verdicts(): readonly VerdictView[] {
