@@ -38,13 +38,13 @@ describe('parseConfigText', () => {
     ['a fraction where an integer goes', 'judge:\n  persistMs: 1.5\n', ['judge.persistMs: expected an integer >= 0, got 1.5']],
     ['a negative duration', 'incidents:\n  recoverAfterMs: -1\n', ['incidents.recoverAfterMs: must be a positive integer, got -1']],
     ['an unknown key', 'judge:\n  foo: 1\n', [/^judge\.foo: unknown key \(allowed: evaluateEveryMs, windowsMs, familyAlpha, .*\)$/]],
-    ['an unknown section', 'jugde: {}\n', [/^jugde: unknown key \(allowed: window, judge, incidents, metrics, routing, server, log, notify\)$/]],
+    ['an unknown section', 'jugde: {}\n', [/^jugde: unknown key \(allowed: window, judge, incidents, metrics, routing, kafka, releaseTools, server, log, notify\)$/]],
     ['an empty list that needs an entry', 'judge:\n  windowsMs: []\n', ['judge.windowsMs: must be a list of positive integers with at least 1 entry']],
     ['a bad list entry', 'judge:\n  windowsMs: [60000, x]\n', ['judge.windowsMs[1]: expected a positive integer, got "x"']],
     ['an enum value', 'metrics:\n  - name: q\n    worse: up\n', ['metrics[0].worse: invalid value "up" (allowed: higher, lower)']],
     ['a missing required key', 'metrics:\n  - worse: lower\n', ['metrics[0].name: missing (expected a non-empty string)']],
     ['an empty string', 'incidents:\n  channels: [""]\n', ['incidents.channels[0]: must be a non-empty string, got ""']],
-    ['a scalar file', 'hello\n', [/^\(top level\): expected a mapping with keys window, judge, incidents, metrics, routing, server, log, notify, got "hello"$/]],
+    ['a scalar file', 'hello\n', [/^\(top level\): expected a mapping with keys window, judge, incidents, metrics, routing, kafka, releaseTools, server, log, notify, got "hello"$/]],
     ['a section that is a list', 'judge: [1]\n', [/^judge: expected a mapping with keys .*, got a list$/]],
     ['bad YAML', 'judge:\n  windowsMs: [1,\n', [/^line \d+, column \d+: /]],
     ['a duplicate key', 'judge: {}\njudge: {}\n', ['line 2, column 1: Map keys must be unique']],
@@ -120,6 +120,11 @@ describe('withEnvironment', () => {
     expect(config.log.level).toBe('warn');
     expect(config.judge).toEqual(DEFAULT_CONFIG.judge);
     expect(withEnvironment(DEFAULT_CONFIG, {})).toBe(DEFAULT_CONFIG);
+  });
+
+  it('takes Kafka brokers from KAFKA_BROKERS, a comma list', () => {
+    expect(withEnvironment(DEFAULT_CONFIG, { KAFKA_BROKERS: '127.0.0.1:9092, k2:9093' }).kafka.brokers).toEqual(['127.0.0.1:9092', 'k2:9093']);
+    expect(() => withEnvironment(DEFAULT_CONFIG, { KAFKA_BROKERS: 'nohost' })).toThrow(/KAFKA_BROKERS \(kafka\.brokers\[0\]\): .*host:port/);
   });
 
   it('names the variable and the key of a bad value, with what is allowed', () => {

@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { rulesSchema } from '../rules/config.js';
+import { releaseToolsSchema } from './release-tools.js';
 import { InputError } from '../ingest/lines.js';
 
 /** Settings of the long-running service: where it listens and what it takes in. */
@@ -91,8 +92,27 @@ export const notifySchema = z.strictObject({
   }).default({ attempts: 5, baseMs: 500, maxWaitMs: 15_000 }),
 });
 
+/** Scaling out on Kafka: where the brokers are (KAFKA_BROKERS overrides), the group, the topics. */
+export const kafkaSchema = z.strictObject({
+  /** host:port of some brokers; none means embedded (no Kafka). */
+  brokers: z.array(z.string().regex(/^[^\s:]+:\d+$/, 'host:port')).default([]),
+  clientId: z.string().min(1).default('vigil'),
+  /** Instances with the same group share the events topic's partitions. */
+  groupId: z.string().min(1).default('vigil'),
+  /** Partitions of the events and output topics when Vigil creates them. */
+  partitions: z.number().int().min(1).max(1_000).default(6),
+  topics: z.strictObject({
+    events: z.string().min(1).default('vigil.events'),
+    verdicts: z.string().min(1).default('vigil.verdicts'),
+    incidents: z.string().min(1).default('vigil.incidents'),
+    dlq: z.string().min(1).default('vigil.events.dlq'),
+  }).default({ events: 'vigil.events', verdicts: 'vigil.verdicts', incidents: 'vigil.incidents', dlq: 'vigil.events.dlq' }),
+});
+
 /** Everything a config file holds: the judge's settings and the service's. */
 export const configSchema = rulesSchema.extend({
+  kafka: kafkaSchema.default(kafkaSchema.parse({})),
+  releaseTools: releaseToolsSchema.default(releaseToolsSchema.parse({})),
   server: serverSchema.default(serverSchema.parse({})),
   log: logSchema.default(logSchema.parse({})),
   notify: notifySchema.default(notifySchema.parse({})),
@@ -388,14 +408,17 @@ export function withEnvironment(config: VigilConfig, env: Readonly<Record<string
     (merged[section] as Record<string, unknown>)[key] = numeric && /^\d+$/.test(text.trim()) ? Number(text) : text;
     names.set(`${section}.${key}`, name);
   }
+  const brokers = env['KAFKA_BROKERS'];
+  const kafka = brokers === undefined || brokers.trim() === '' ? config.kafka : { ...config.kafka, brokers: brokers.split(',').map((b) => b.trim()).filter((b) => b !== '') };
+  if (kafka !== config.kafka) names.set('kafka.brokers', 'KAFKA_BROKERS');
   if (names.size === 0) return config;
-  const raw = { ...config, ...merged };
+  const raw = { ...config, ...merged, kafka };
   const result = configSchema.safeParse(raw);
   if (!result.success) {
     throw new ConfigError('environment', configProblems(result.error, raw).map((p) => {
       const key = p.slice(0, p.indexOf(':'));
-      const name = names.get(key);
-      return name === undefined ? p : `${name} (${p}`.replace(`${name} (${key}:`, `${name} (${key}):`);
+      const name = [...names].find(([k]) => key === k || key.startsWith(`${k}[`))?.[1];
+      return name === undefined ? p : `${name} (${key}):${p.slice(key.length + 1)}`;
     }));
   }
   return result.data;

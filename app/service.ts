@@ -1,22 +1,25 @@
 /**
- * `vigil run`, embedded: one process with the whole pipeline, read top to bottom:
- * HTTP ingest -> bus -> engine (decode, tag, windows, judge, incidents) -> decisions ->
- * remembered (for the API) and delivered to the channels routing picks (console by default). Event time drives every
- * decision; the wall clock only moves event time on while the stream is quiet.
+ * `vigil run`: the whole service, read top to bottom: HTTP ingest -> bus -> engine (decode,
+ * tag, windows, judge, incidents) -> decisions -> remembered (for the API) and delivered to
+ * the channels routing picks (console by default). Embedded, the bus is a call and there is
+ * one engine; scaled out, the bus is Kafka and a consumer group feeds the engines
+ * (pipeline.ts). Event time drives every decision; the wall clock only moves event time on
+ * while a stream is quiet.
  */
 import type { Logger } from 'pino';
 import type { Decision } from '../rules/decisions.js';
-import type { VigilEvent } from '../rules/events.js';
-import { type EngineStats, createEngine } from '../rules/engine.js';
-import { type EventBus, MemoryBus } from '../ingest/bus.js';
+import type { EngineStats } from '../rules/engine.js';
+import type { EventBus } from '../ingest/bus.js';
 import { MemoryDecisions, type DecisionReader } from '../state/decisions.js';
 import type { Notifier } from '../notifiers/notifier.js';
 import { Delivery, MemoryNotificationLog, type NotificationLog } from '../notifiers/delivery.js';
 import type { RetryPolicy } from '../notifiers/retry.js';
 import type { VigilConfig } from './config-file.js';
 import { buildApi } from './http.js';
+import { registerReleaseTools } from './release-tools.js';
 import { serviceMetrics } from './metrics.js';
 import { reasonClass } from '../ingest/decode.js';
+import { type KafkaPipelineSettings, type Pipeline, embeddedPipeline, kafkaPipeline } from './pipeline.js';
 
 /** What the service is made of; tests and the CLI supply the parts. */
 export interface ServiceOptions {
@@ -34,6 +37,8 @@ export interface ServiceOptions {
   readonly apiToken?: string;
   /** How often the quiet-stream clock is checked, in wall milliseconds. */
   readonly tickMs?: number;
+  /** Scale out on Kafka (contract section 4) instead of running embedded. */
+  readonly kafka?: KafkaPipelineSettings;
 }
 
 /** A started service. */
@@ -41,15 +46,17 @@ export interface RunningService {
   /** Where the API listens, e.g. http://127.0.0.1:7070. */
   readonly url: string;
   readonly decisions: DecisionReader;
-  /** Events taken in since the start. */
+  /** Events this instance's ingest took since the start. */
   accepted(): number;
-  /** The engine's counters (accepted, late, decisions by type, ...). */
+  /** The engines' counters (accepted, late, decisions by type, ...). */
   stats(): EngineStats;
+  /** Embedded, or scaled out on Kafka. */
+  readonly mode: Pipeline['mode'];
   /** Stops taking events, lets requests in flight finish, and hands over pending notifications. */
   close(): Promise<void>;
 }
 
-/** Starts the embedded service and resolves once it listens. */
+/** Starts the service and resolves once it listens (and, on Kafka, has joined its group). */
 export async function startService(options: ServiceOptions): Promise<RunningService> {
   const { config, logger } = options;
   const now = options.now ?? Date.now;
@@ -59,73 +66,78 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     log: options.notificationLog ?? new MemoryNotificationLog(), logger, retry: options.retry, now,
     onDelivered: (channel, outcome, seconds) => metrics.deliverySeconds.observe({ channel, outcome }, seconds),
   });
-  const engine = createEngine(config, (d: Decision) => {
-    decisions.apply(d);
-    delivery.send(d);
-  });
-  const bus = new MemoryBus((e) => engine.push(e));
-  const metrics = serviceMetrics({
-    engine: () => engine.stats(), live: () => engine.live(), decisions, delivery: () => delivery.stats(),
-    failures: () => delivery.failures(), rejected: () => rejectedByReason,
-  });
-
-  // The newest event time seen, and when (wall time) it was seen: on a quiet stream, event
-  // time is taken to move on from there at the wall clock's pace.
-  let newestTs = -Infinity;
-  let newestAtWall = now();
-  let lastEventWall = now();
-  const onAccepted = (events: readonly VigilEvent[]): void => {
-    const wall = now();
-    lastEventWall = wall;
-    for (const e of events) {
-      if (e.ts > newestTs) {
-        newestTs = e.ts;
-        newestAtWall = wall;
-      }
+  const handle = (ds: readonly Decision[]): void => {
+    for (const d of ds) {
+      decisions.apply(d);
+      delivery.send(d);
     }
   };
-  const tick = setInterval(() => {
-    const wall = now();
-    if (newestTs === -Infinity || wall - lastEventWall < config.server.quietAfterMs) return;
-    engine.advanceTo(newestTs + (wall - newestAtWall));
-  }, options.tickMs ?? 1_000);
-  tick.unref();
+  const quietAfterMs = config.server.quietAfterMs;
+  const pipeline = options.kafka === undefined
+    ? embeddedPipeline(config, quietAfterMs, now, handle)
+    : await kafkaPipeline(config, options.kafka, quietAfterMs, now, handle, logger);
 
+  let ingested = 0;
   const rejectedByReason = new Map<string, number>();
   const onRejected = (reason: string): void => {
     const key = reasonClass(reason);
     rejectedByReason.set(key, (rejectedByReason.get(key) ?? 0) + 1);
   };
+  const metrics = serviceMetrics({
+    engine: () => pipeline.stats(), live: () => pipeline.live(), decisions, delivery: () => delivery.stats(),
+    failures: () => delivery.failures(), rejected: () => rejectedByReason,
+  });
   const timedBus: EventBus = {
     publish: async (events) => {
       const started = performance.now();
-      await bus.publish(events);
+      await pipeline.bus.publish(events);
+      ingested += events.length;
       metrics.engineSeconds.observe((performance.now() - started) / 1000);
     },
   };
+  let ticking = false;
+  const tick = setInterval(() => {
+    if (ticking) return;
+    ticking = true;
+    pipeline.tick(now()).catch((err: unknown) => logger.error({ err }, 'moving event time on failed')).finally(() => { ticking = false; });
+  }, options.tickMs ?? 1_000);
+  tick.unref();
 
   let accepting = true;
-  const api = buildApi({ bus: timedBus, decisions, delivery, logger, onRejected, metrics: metrics.registry, ingestSeconds: metrics.ingestSeconds, series: (service, version, route) => engine.series(service, version, route), token: options.apiToken, bodyLimitBytes: config.server.bodyLimitBytes, accepting: () => accepting, onAccepted });
-  await api.listen({ host: config.server.host, port: config.server.port });
+  const api = buildApi({
+    bus: timedBus, decisions, delivery, logger, onRejected, metrics: metrics.registry, ingestSeconds: metrics.ingestSeconds,
+    series: (service, version, route) => pipeline.series(service, version, route), token: options.apiToken,
+    bodyLimitBytes: config.server.bodyLimitBytes, accepting: () => accepting,
+  });
+  registerReleaseTools(api, { decisions, bus: timedBus, config: config.releaseTools, now, onRejected, token: options.apiToken });
+  try {
+    await api.listen({ host: config.server.host, port: config.server.port });
+  } catch (err) {
+    clearInterval(tick);
+    await pipeline.close();
+    throw err;
+  }
   const address = api.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.server.port;
   const url = `http://${config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host}:${port}`;
-  logger.info({ url, mode: 'embedded' }, 'listening');
+  logger.info({ url, mode: pipeline.mode }, 'listening');
 
   let closing: Promise<void> | undefined;
   return {
     url,
     decisions,
-    accepted: () => bus.count,
-    stats: () => engine.stats(),
+    mode: pipeline.mode,
+    accepted: () => ingested,
+    stats: () => pipeline.stats(),
     close: () => {
       closing ??= (async () => {
         accepting = false;
         clearInterval(tick);
-        // Requests in flight finish (their events reach the engine); new ones get a 503.
+        // Requests in flight finish (their events reach the bus); new ones get a 503.
         await api.close();
+        await pipeline.close();
         await delivery.drain();
-        logger.info({ accepted: bus.count, stats: engine.stats() }, 'stopped');
+        logger.info({ accepted: ingested, stats: pipeline.stats() }, 'stopped');
       })();
       return closing;
     },
