@@ -191,7 +191,10 @@ async function runCommand(flags: RunFlags): Promise<number> {
   const logger = pino({ level: config.log.level, base: { app: 'vigil' } }, pino.destination({ fd: 2, sync: false }));
   let service: Awaited<ReturnType<typeof startService>>;
   try {
-    service = await startService({ config, logger, channels, retry: config.notify.retry, apiToken: token });
+    const kafka = config.kafka.brokers.length === 0 ? undefined : {
+      brokers: config.kafka.brokers, clientId: config.kafka.clientId, groupId: config.kafka.groupId, topics: config.kafka.topics, partitions: config.kafka.partitions,
+    };
+    service = await startService({ config, logger, channels, retry: config.notify.retry, apiToken: token, kafka });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
@@ -201,7 +204,7 @@ async function runCommand(flags: RunFlags): Promise<number> {
   }
   const url = service.url;
   process.stdout.write(
-    `vigil: listening on ${url} (embedded: in-memory bus and state; channels: ${[...channels.keys()].join(', ')})\n` +
+    `vigil: listening on ${url} (${service.mode === 'kafka' ? `Kafka ${config.kafka.brokers.join(',')}, group ${config.kafka.groupId}` : 'embedded: in-memory bus and state'}; channels: ${[...channels.keys()].join(', ')})\n` +
       `  send events   curl -X POST ${url}/v1/events -H 'content-type: application/x-ndjson' --data-binary @events.ndjson\n` +
       `  or simulate   npx vigil simulate parallel-canaries-one-bad --post ${url} --speed 30\n` +
       `  verdicts      ${url}/v1/verdicts    incidents  ${url}/v1/incidents\n` +

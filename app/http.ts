@@ -14,6 +14,7 @@ import { type DecodeResult, cutText, decodeLine, decodeValue } from '../ingest/d
 import type { DecisionReader } from '../state/decisions.js';
 import type { Delivery } from '../notifiers/delivery.js';
 import { carriesTokenInBody } from './release-tools.js';
+import { DASHBOARD_PATHS, registerDashboard } from './dashboard.js';
 
 /** What the API needs from the rest of the service. */
 export interface ApiDeps {
@@ -86,7 +87,8 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     app.addHook('onRequest', async (req, reply) => {
       // Probes of liveness and readiness carry no credentials.
       // Flagger's webhooks cannot send headers: they carry the token in their metadata, checked by the release-tools routes.
-      if (req.url === '/healthz' || req.url === '/readyz' || carriesTokenInBody(req)) return;
+      // The dashboard's files hold no data (the page asks for the token and sends it with every API call).
+      if (req.url === '/healthz' || req.url === '/readyz' || DASHBOARD_PATHS.has(req.url) || carriesTokenInBody(req)) return;
       const header = req.headers.authorization ?? '';
       const given = header.startsWith('Bearer ') ? header.slice(7) : '';
       // Hashes of equal length, compared in constant time: the comparison says nothing of the token.
@@ -151,6 +153,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   }
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => (deps.accepting() ? { status: 'ready' } : reply.code(503).send({ status: 'shutting down' })));
+  registerDashboard(app);
   return app;
 }
 

@@ -89,12 +89,25 @@ function emptyStore(st: DDSketch['store']): void {
 export function mergeSketchInto(into: DDSketch | undefined, from: DDSketch | undefined): DDSketch | undefined {
   if (!from || from.count === 0) return into;
   const target = into ?? newSketch();
-  const wasEmpty = target.count === 0;
-  target.merge(from);
-  // The library's merge leaves the negative store out (DataDog/sketches-js#22); its copy into
-  // an empty sketch does not.
-  if (!wasEmpty && from.negativeStore.count > 0) target.negativeStore.merge(from.negativeStore);
+  // Bin by bin rather than with the library's merge: its store merge can drop bins when the
+  // keys of one store reach far past the other's range, and it leaves the negative store out
+  // altogether (DataDog/sketches-js#22). Adding a bin is what accept() does, well trodden.
+  addStore(target.store, from.store);
+  addStore(target.negativeStore, from.negativeStore);
+  target.zeroCount += from.zeroCount;
+  target.count += from.count;
+  target.sum += from.sum;
+  if (from.min < target.min) target.min = from.min;
+  if (from.max > target.max) target.max = from.max;
   return target;
+}
+
+function addStore(to: DDSketch['store'], from: DDSketch['store']): void {
+  if (from.count === 0) return;
+  for (let k = from.minKey; k <= from.maxKey; k++) {
+    const c = from.bins[k - from.offset] ?? 0;
+    if (c > 0) to.add(k, c);
+  }
 }
 
 /**

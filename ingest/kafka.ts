@@ -1,0 +1,209 @@
+/**
+ * Kafka, when Vigil scales out (contract section 4). The events topic is keyed by service,
+ * so every event of a service lands in one partition and one consumer of the group owns
+ * that service's windows. Each partition this instance holds gets an engine of its own:
+ * event time is per partition, so a partition read ahead of another never makes the
+ * other's events late.
+ *
+ * Delivery: a batch's offsets are committed only after the decisions it led to have been
+ * handed on (published to the output topics and the local sinks), so a crash repeats a
+ * batch rather than losing one; repeated decisions are told once by the notification log.
+ * Messages that do not decode go to the dead-letter topic with the reason in a header,
+ * and the stream goes on.
+ */
+import { type Consumer, type EachBatchPayload, type Kafka, type Producer, CompressionTypes } from 'kafkajs';
+import type { Decision } from '../rules/decisions.js';
+import type { Engine } from '../rules/engine.js';
+import type { VigilEvent } from '../rules/events.js';
+import type { EventBus } from './bus.js';
+import { cutText, decodeLine } from './decode.js';
+import { encodeEvent, eventKey } from './encode.js';
+
+/** Topic names (defaults as the contract gives them). */
+export interface KafkaTopics {
+  readonly events: string;
+  readonly verdicts: string;
+  readonly incidents: string;
+  readonly dlq: string;
+}
+
+/** The contract's default topic names. */
+export const DEFAULT_TOPICS: KafkaTopics = { events: 'vigil.events', verdicts: 'vigil.verdicts', incidents: 'vigil.incidents', dlq: 'vigil.events.dlq' };
+
+/** Publishes accepted events to the events topic, keyed by service. */
+export class KafkaBus implements EventBus {
+  constructor(private readonly producer: Producer, private readonly topic: string) {}
+
+  async publish(events: readonly VigilEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    // acks=-1: a 2xx to the sender means every in-sync replica has the events.
+    await this.producer.send({
+      topic: this.topic, acks: -1, compression: CompressionTypes.None,
+      messages: events.map((e) => ({ key: eventKey(e), value: encodeEvent(e) })),
+    });
+  }
+}
+
+/** Puts decisions on the output topics: verdicts by service/version, incident records by incident. */
+export class KafkaDecisionPublisher {
+  constructor(private readonly producer: Producer, private readonly topics: KafkaTopics) {}
+
+  async publish(decisions: readonly Decision[]): Promise<void> {
+    const verdicts: { key: string; value: string }[] = [];
+    const incidents: { key: string; value: string }[] = [];
+    for (const d of decisions) {
+      if (d.type === 'verdict') verdicts.push({ key: `${d.service}/${d.version}`, value: JSON.stringify(d) });
+      else if (d.type === 'page' || d.type === 'update' || d.type === 'resolve') incidents.push({ key: d.incident, value: JSON.stringify(d) });
+    }
+    const topicMessages = [
+      ...(verdicts.length > 0 ? [{ topic: this.topics.verdicts, messages: verdicts }] : []),
+      ...(incidents.length > 0 ? [{ topic: this.topics.incidents, messages: incidents }] : []),
+    ];
+    if (topicMessages.length > 0) await this.producer.sendBatch({ topicMessages, acks: -1 });
+  }
+}
+
+/** Something to log to (a pino logger fits). */
+export interface SourceLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+/** What the source is made of. */
+export interface KafkaSourceOptions {
+  readonly kafka: Kafka;
+  readonly groupId: string;
+  readonly topics: KafkaTopics;
+  /** A new engine for a partition; its decisions go to the given sink. */
+  readonly createEngine: (partition: number, sink: (d: Decision) => void) => Engine;
+  /** Hands a batch's decisions on; offsets are committed once it resolves. */
+  readonly onDecisions: (decisions: readonly Decision[]) => Promise<void>;
+  /** Hears of every event taken (for counters and the quiet-stream clock). */
+  readonly onEvents?: (partition: number, events: readonly VigilEvent[]) => void;
+  /** The producer for dead letters (shared with the rest of the service). */
+  readonly producer: Producer;
+  readonly logger: SourceLogger;
+  /** Start from the earliest offset when the group has none committed (default true). */
+  readonly fromBeginning?: boolean;
+}
+
+/** Counters of the source. */
+export interface KafkaSourceStats {
+  messages: number;
+  accepted: number;
+  deadLettered: number;
+  batches: number;
+}
+
+/** Consumes the events topic in a consumer group, one engine per partition held. */
+export class KafkaEventSource {
+  private readonly consumer: Consumer;
+  private readonly engines = new Map<number, Engine>();
+  private pending: Decision[] = [];
+  private readonly counters: KafkaSourceStats = { messages: 0, accepted: 0, deadLettered: 0, batches: 0 };
+
+  constructor(private readonly options: KafkaSourceOptions) {
+    this.consumer = options.kafka.consumer({ groupId: options.groupId, allowAutoTopicCreation: false });
+    // A revoked partition's windows belong to its next owner now.
+    this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
+      const held = new Set((e.payload.memberAssignment[options.topics.events] ?? []) as number[]);
+      for (const p of [...this.engines.keys()]) if (!held.has(p)) this.engines.delete(p);
+      options.logger.info({ partitions: [...held].sort((a, b) => a - b) }, 'joined the consumer group');
+    });
+  }
+
+  /** Joins the group and starts consuming (resolves once running). */
+  async start(): Promise<void> {
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topic: this.options.topics.events, fromBeginning: this.options.fromBeginning ?? true });
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      eachBatch: (payload) => this.batch(payload),
+    });
+  }
+
+  /** Leaves the group (committed offsets stay) and disconnects. */
+  async stop(): Promise<void> {
+    await this.consumer.disconnect();
+  }
+
+  /** The engine of a partition this instance holds (for queries and the quiet-stream clock). */
+  enginesHeld(): ReadonlyMap<number, Engine> {
+    return this.engines;
+  }
+
+  stats(): Readonly<KafkaSourceStats> {
+    return { ...this.counters };
+  }
+
+  /** Moves event time on in every partition held (see Engine.advanceTo), handing on what that decides. */
+  async advance(eventTimeOf: (partition: number) => number | undefined): Promise<void> {
+    for (const [p, engine] of this.engines) {
+      const t = eventTimeOf(p);
+      if (t !== undefined) engine.advanceTo(t);
+    }
+    await this.flush();
+  }
+
+  private engineFor(partition: number): Engine {
+    let engine = this.engines.get(partition);
+    if (!engine) {
+      engine = this.options.createEngine(partition, (d) => this.pending.push(d));
+      this.engines.set(partition, engine);
+    }
+    return engine;
+  }
+
+  private async flush(): Promise<void> {
+    if (this.pending.length === 0) return;
+    const decisions = this.pending;
+    this.pending = [];
+    await this.options.onDecisions(decisions);
+  }
+
+  private async batch({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    const engine = this.engineFor(batch.partition);
+    const taken: VigilEvent[] = [];
+    const dead: { key: Buffer | null; value: Buffer | null; reason: string; offset: string }[] = [];
+    // Only what was looked at is resolved: a batch cut short (shutdown, rebalance) resumes there.
+    let lastSeen: string | undefined;
+    for (const message of batch.messages) {
+      if (!isRunning() || isStale()) break;
+      lastSeen = message.offset;
+      this.counters.messages++;
+      const reason = message.value === null ? 'empty message (no value)' : undefined;
+      const text = message.value?.toString('utf8') ?? '';
+      const result = reason === undefined ? decodeLine(text) : undefined;
+      if (!result || !result.ok) {
+        dead.push({ key: message.key, value: message.value, reason: reason ?? (result && !result.ok ? result.reason : 'unreadable'), offset: message.offset });
+      } else {
+        engine.push(result.event);
+        taken.push(result.event);
+      }
+    }
+    if (dead.length > 0) {
+      await this.options.producer.send({
+        topic: this.options.topics.dlq, acks: -1,
+        messages: dead.map((d) => ({
+          key: d.key, value: d.value,
+          headers: {
+            'vigil-reason': cutText(d.reason, 500),
+            'vigil-source': `${batch.topic}/${batch.partition}@${d.offset}`,
+          },
+        })),
+      });
+      this.counters.deadLettered += dead.length;
+      this.options.logger.warn({ partition: batch.partition, count: dead.length, first: dead[0]?.reason }, 'messages dead-lettered');
+    }
+    this.counters.accepted += taken.length;
+    this.counters.batches++;
+    if (taken.length > 0) this.options.onEvents?.(batch.partition, taken);
+    // Decisions first, offsets after: what was committed has had its effects.
+    await this.flush();
+    if (lastSeen !== undefined) resolveOffset(lastSeen);
+    await commitOffsetsIfNecessary();
+    await heartbeat();
+  }
+}

@@ -1,0 +1,157 @@
+/**
+ * The service scaled out on a real Apache Kafka broker (127.0.0.1:9092, or KAFKA_BROKERS),
+ * started by the project's own script (scripts/services.mjs). Every test uses topics and a
+ * consumer group of its own.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
+import { Kafka, logLevel, type Producer } from 'kafkajs';
+import pino from 'pino';
+import type { Decision } from '../rules/decisions.js';
+import { createEngine } from '../rules/engine.js';
+import { DEFAULT_RULES } from '../rules/config.js';
+import { decodeLine } from '../ingest/decode.js';
+import { catalogEntry, renderScenario } from '../simulate/catalog.js';
+import { DEFAULT_CONFIG, type VigilConfig } from '../app/config-file.js';
+import { type RunningService, startService } from '../app/service.js';
+import type { KafkaPipelineSettings } from '../app/pipeline.js';
+
+const brokers = (process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092').split(',');
+const kafka = new Kafka({ clientId: 'vigil-test', brokers, logLevel: logLevel.NOTHING });
+let producer: Producer;
+
+beforeAll(async () => {
+  producer = kafka.producer();
+  try {
+    await producer.connect();
+  } catch (err) {
+    throw new Error(`no Kafka broker at ${brokers.join(',')}: start one with \`node scripts/services.mjs up\` (${(err as Error).message})`, { cause: err });
+  }
+}, 30_000);
+
+afterAll(async () => {
+  await producer?.disconnect();
+});
+
+function settings(partitions: number): KafkaPipelineSettings {
+  const id = randomUUID().slice(0, 8);
+  return {
+    brokers, clientId: `vigil-${id}`, groupId: `vigil-test-${id}`, partitions,
+    topics: { events: `t-${id}.events`, verdicts: `t-${id}.verdicts`, incidents: `t-${id}.incidents`, dlq: `t-${id}.dlq` },
+  };
+}
+
+async function serviceOn(kafkaSettings: KafkaPipelineSettings): Promise<RunningService> {
+  const config: VigilConfig = { ...DEFAULT_CONFIG, server: { ...DEFAULT_CONFIG.server, port: 0 } };
+  return startService({ config, logger: pino({ level: 'silent' }), channels: new Map(), kafka: kafkaSettings });
+}
+
+/** Every record of a topic, in offset order per partition, read from the start. */
+async function readAll(topic: string, expected: number, timeoutMs = 30_000): Promise<{ key: string; value: string; headers: Record<string, string> }[]> {
+  const consumer = kafka.consumer({ groupId: `reader-${randomUUID()}` });
+  const out: { key: string; value: string; headers: Record<string, string> }[] = [];
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  const done = new Promise<void>((resolve) => {
+    void consumer.run({
+      eachMessage: async ({ message }) => {
+        const headers: Record<string, string> = {};
+        for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = String(v);
+        out.push({ key: message.key?.toString() ?? '', value: message.value?.toString() ?? '', headers });
+        if (out.length >= expected) resolve();
+      },
+    });
+  });
+  await Promise.race([done, new Promise((r) => setTimeout(r, timeoutMs))]);
+  await consumer.disconnect();
+  return out;
+}
+
+async function until(what: string, probe: () => boolean, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!probe()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('vigil run on Kafka', () => {
+  it('judges a recorded scenario from the events topic exactly as replay does, and puts the decisions on the output topics', async () => {
+    const s = settings(1);
+    const service = await serviceOn(s);
+    try {
+      const rendered = renderScenario(catalogEntry('parallel-canaries-one-bad')!, 1);
+      const lines = rendered.ndjson.split('\n').filter((l) => l !== '');
+      for (let i = 0; i < lines.length; i += 5_000) {
+        const chunk = lines.slice(i, i + 5_000);
+        await producer.send({ topic: s.topics.events, messages: chunk.map((value) => ({ key: 'search-api', value })) });
+      }
+      await until('every event consumed', () => service.stats().accepted === lines.length);
+
+      // The same events through one engine in this process, up to the same point (no finish:
+      // a live stream has not ended).
+      const expected: Decision[] = [];
+      const engine = createEngine(DEFAULT_RULES, (d) => expected.push(d));
+      for (const line of lines) {
+        const r = decodeLine(line);
+        if (r.ok) engine.push(r.event);
+      }
+      const outputs = (ds: readonly Decision[]) => ds.filter((d) => d.type !== 'suppressed');
+      const want = outputs(expected);
+      expect(want.some((d) => d.type === 'page')).toBe(true);
+      const verdicts = await readAll(s.topics.verdicts, want.filter((d) => d.type === 'verdict').length);
+      const incidents = await readAll(s.topics.incidents, want.filter((d) => d.type !== 'verdict').length);
+      expect(verdicts.map((m) => JSON.parse(m.value) as Decision)).toEqual(want.filter((d) => d.type === 'verdict'));
+      expect(incidents.map((m) => JSON.parse(m.value) as Decision)).toEqual(want.filter((d) => d.type !== 'verdict'));
+      for (const m of verdicts) {
+        const v = JSON.parse(m.value) as { service: string; version: string };
+        expect(m.key).toBe(`${v.service}/${v.version}`);
+      }
+      expect(service.decisions.verdict('search-api', 'v311-us')?.verdict).toBe('FAIL');
+    } finally {
+      await service.close();
+    }
+  }, 120_000);
+
+  it('sends poison messages to the dead-letter topic with their reason, and goes on', async () => {
+    const s = settings(2);
+    const service = await serviceOn(s);
+    try {
+      const good = (n: number): string => JSON.stringify({ type: 'request', ts: Date.now() + n, service: 'shop', status: 200, latency_ms: 12 });
+      const poison = [
+        { key: 'shop', value: 'not json at all' },
+        { key: 'shop', value: JSON.stringify({ type: 'request', ts: 'yesterday', service: 'shop' }) },
+        { key: 'shop', value: JSON.stringify({ type: 'request', ts: Date.now(), service: 42 }) },
+        { key: 'shop', value: `{"type":"log","message":"${'x'.repeat(10 * 1024 * 1024)}"}` },
+      ];
+      await producer.send({ topic: s.topics.events, messages: [{ key: 'shop', value: good(0) }, ...poison, { key: 'shop', value: good(1) }] });
+      await until('the good events taken', () => service.stats().accepted === 2);
+      const dead = await readAll(s.topics.dlq, poison.length);
+      expect(dead.map((d) => d.value.length)).toEqual(poison.map((p) => p.value.length));
+      expect(dead.map((d) => d.headers['vigil-reason'])).toEqual([
+        expect.stringMatching(/^not JSON/),
+        'field "ts" is not a valid time',
+        'field "service" must be a non-empty string',
+        expect.stringMatching(/^line longer than/),
+      ]);
+      for (const d of dead) expect(d.headers['vigil-source']).toMatch(new RegExp(`^${s.topics.events.replace('.', '\\.')}/\\d+@\\d+$`));
+    } finally {
+      await service.close();
+    }
+  }, 120_000);
+
+  it('publishes what its HTTP ingest takes to the events topic, keyed by service', async () => {
+    const s = settings(3);
+    const service = await serviceOn(s);
+    try {
+      const body = ['shop', 'cart', 'shop'].map((svc, i) => JSON.stringify({ type: 'request', ts: Date.now() + i, service: svc, status: 200 })).join('\n');
+      const res = await fetch(`${service.url}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body });
+      expect(res.status).toBe(202);
+      const records = await readAll(s.topics.events, 3);
+      expect(records.map((r) => r.key).sort()).toEqual(['cart', 'shop', 'shop']);
+      await until('consumed back', () => service.stats().accepted === 3);
+    } finally {
+      await service.close();
+    }
+  }, 60_000);
+});
