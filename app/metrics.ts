@@ -17,6 +17,8 @@ export interface MetricSources {
   readonly failures: () => readonly FailedDelivery[];
   /** Lines (or array items) rejected at ingest, by reason class. */
   readonly rejected: () => ReadonlyMap<string, number>;
+  /** Consumer lag per partition held (Kafka). */
+  readonly lag: () => ReadonlyMap<number, number>;
 }
 
 /** The registry, and the histograms the service observes into. */
@@ -86,6 +88,13 @@ export function serviceMetrics(sources: MetricSources): ServiceMetrics {
           [{ channel, outcome: 'retried' }, c.retried], [{ channel, outcome: 'duplicate' }, c.duplicates]);
       }
       mirror(this, rows);
+    },
+  });
+  new Gauge({
+    name: 'vigil_kafka_consumer_lag', help: 'Messages of the events topic not yet processed, per partition held (scaled out)', labelNames: ['partition'], registers: [registry],
+    collect() {
+      this.reset();
+      for (const [partition, lag] of sources.lag()) this.set({ partition: String(partition) }, lag);
     },
   });
   gauge('vigil_notification_failures_kept', 'Deliveries given up and kept for GET /v1/notifications', () => sources.failures().length);

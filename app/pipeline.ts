@@ -22,6 +22,8 @@ export interface Pipeline {
   stats(): EngineStats;
   live(): ReturnType<Engine['live']>;
   series(service: string, version: string, route?: string): ReleaseSeries | undefined;
+  /** Consumer lag per partition held (empty when embedded). */
+  lag(): ReadonlyMap<number, number>;
   /** The quiet-stream clock: moves event time on where no event came for `quietAfterMs`. */
   tick(wallMs: number): Promise<void>;
   close(): Promise<void>;
@@ -72,6 +74,7 @@ export function embeddedPipeline(config: RulesConfig, quietAfterMs: number, now:
     stats: () => engine.stats(),
     live: () => engine.live(),
     series: (service, version, route) => engine.series(service, version, route),
+    lag: () => new Map(),
     tick: (wallMs) => {
       const t = clock.estimate(0, wallMs);
       if (t !== undefined) engine.advanceTo(t);
@@ -130,6 +133,7 @@ export async function kafkaPipeline(
       }
       return undefined;
     },
+    lag: () => source.lag(),
     tick: (wallMs) => source.advance((p) => clock.estimate(p, wallMs)),
     close: async () => {
       await source.stop();

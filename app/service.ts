@@ -85,7 +85,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   };
   const metrics = serviceMetrics({
     engine: () => pipeline.stats(), live: () => pipeline.live(), decisions, delivery: () => delivery.stats(),
-    failures: () => delivery.failures(), rejected: () => rejectedByReason,
+    failures: () => delivery.failures(), rejected: () => rejectedByReason, lag: () => pipeline.lag(),
   });
   const timedBus: EventBus = {
     publish: async (events) => {

@@ -102,6 +102,8 @@ export class KafkaEventSource {
   private readonly engines = new Map<number, Engine>();
   private pending: Decision[] = [];
   private readonly counters: KafkaSourceStats = { messages: 0, accepted: 0, deadLettered: 0, batches: 0 };
+  /** Messages behind the end of each partition held, as of its last batch. */
+  private readonly lagByPartition = new Map<number, number>();
 
   constructor(private readonly options: KafkaSourceOptions) {
     this.consumer = options.kafka.consumer({ groupId: options.groupId, allowAutoTopicCreation: false });
@@ -109,6 +111,7 @@ export class KafkaEventSource {
     this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
       const held = new Set((e.payload.memberAssignment[options.topics.events] ?? []) as number[]);
       for (const p of [...this.engines.keys()]) if (!held.has(p)) this.engines.delete(p);
+      for (const p of [...this.lagByPartition.keys()]) if (!held.has(p)) this.lagByPartition.delete(p);
       options.logger.info({ partitions: [...held].sort((a, b) => a - b) }, 'joined the consumer group');
     });
   }
@@ -136,6 +139,11 @@ export class KafkaEventSource {
 
   stats(): Readonly<KafkaSourceStats> {
     return { ...this.counters };
+  }
+
+  /** Consumer lag per partition held: messages between what was processed and the partition's end. */
+  lag(): ReadonlyMap<number, number> {
+    return this.lagByPartition;
   }
 
   /** Moves event time on in every partition held (see Engine.advanceTo), handing on what that decides. */
@@ -202,7 +210,11 @@ export class KafkaEventSource {
     if (taken.length > 0) this.options.onEvents?.(batch.partition, taken);
     // Decisions first, offsets after: what was committed has had its effects.
     await this.flush();
-    if (lastSeen !== undefined) resolveOffset(lastSeen);
+    if (lastSeen !== undefined) {
+      resolveOffset(lastSeen);
+      // The high watermark is the offset the next message will get.
+      this.lagByPartition.set(batch.partition, Math.max(0, Number(batch.highWatermark) - Number(lastSeen) - 1));
+    }
     await commitOffsetsIfNecessary();
     await heartbeat();
   }

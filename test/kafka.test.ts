@@ -108,6 +108,9 @@ describe('vigil run on Kafka', () => {
         expect(m.key).toBe(`${v.service}/${v.version}`);
       }
       expect(service.decisions.verdict('search-api', 'v311-us')?.verdict).toBe('FAIL');
+      // Caught up: the lag the metrics show for the one partition is nothing.
+      const metrics = await (await fetch(`${service.url}/metrics`)).text();
+      expect(metrics).toMatch(/^vigil_kafka_consumer_lag\{partition="0"\} 0$/m);
     } finally {
       await service.close();
     }
