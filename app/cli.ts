@@ -193,8 +193,12 @@ async function runCommand(flags: RunFlags): Promise<number> {
   try {
     const kafka = config.kafka.brokers.length === 0 ? undefined : {
       brokers: config.kafka.brokers, clientId: config.kafka.clientId, groupId: config.kafka.groupId, topics: config.kafka.topics, partitions: config.kafka.partitions,
+      sessionTimeoutMs: config.kafka.sessionTimeoutMs,
     };
-    service = await startService({ config, logger, channels, retry: config.notify.retry, apiToken: token, kafka });
+    // Instances that share partitions share what was told to whom, so that none tells it twice.
+    const redisUrl = process.env['REDIS_URL'];
+    const notificationLog = redisUrl === undefined || redisUrl === '' ? undefined : await redisLog(redisUrl);
+    service = await startService({ config, logger, channels, retry: config.notify.retry, apiToken: token, kafka, notificationLog });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
@@ -226,6 +230,18 @@ async function runCommand(flags: RunFlags): Promise<number> {
   process.stdout.write(`vigil: stopped after ${service.accepted()} events; embedded state is not kept across restarts\n`);
   logger.flush();
   return EXIT_OK;
+}
+
+/** The notification log in the Redis at `url` (connected now, so that a wrong URL stops the start). */
+async function redisLog(url: string): Promise<import('../notifiers/delivery.js').NotificationLog> {
+  const [{ Redis }, { RedisNotificationLog }] = await Promise.all([import('ioredis'), import('../state/redis.js')]);
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 3 });
+  try {
+    await redis.connect();
+  } catch (err) {
+    throw new ListenError(`cannot reach Redis at REDIS_URL (${(err as Error).message})`, err);
+  }
+  return new RedisNotificationLog(redis);
 }
 
 /** The service could not take its address. */

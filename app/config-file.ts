@@ -101,6 +101,8 @@ export const kafkaSchema = z.strictObject({
   groupId: z.string().min(1).default('vigil'),
   /** Partitions of the events and output topics when Vigil creates them. */
   partitions: z.number().int().min(1).max(1_000).default(6),
+  /** How long the group waits for a silent instance before its partitions move (the broker allows 6 s and up). */
+  sessionTimeoutMs: z.number().int().min(1_000).default(30_000),
   topics: z.strictObject({
     events: z.string().min(1).default('vigil.events'),
     verdicts: z.string().min(1).default('vigil.verdicts'),

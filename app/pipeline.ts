@@ -13,6 +13,7 @@ import { type Engine, type EngineStats, type ReleaseSeries, createEngine } from 
 import type { RulesConfig } from '../rules/config.js';
 import { type EventBus, MemoryBus } from '../ingest/bus.js';
 import { type KafkaTopics, KafkaBus, KafkaDecisionPublisher, KafkaEventSource } from '../ingest/kafka.js';
+import { type NotificationLog, decisionId } from '../notifiers/delivery.js';
 
 /** What the service needs of its pipeline. */
 export interface Pipeline {
@@ -92,6 +93,8 @@ export interface KafkaPipelineSettings {
   readonly topics: KafkaTopics;
   /** Partitions of the events topic when Vigil creates it. */
   readonly partitions: number;
+  /** How long the group waits for a silent member before moving its partitions. */
+  readonly sessionTimeoutMs?: number;
 }
 
 /** Largest message the events and dead-letter topics take (a poison message must fit the dead-letter topic). */
@@ -100,6 +103,7 @@ const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 /** A consumer of the events topic in a group, one engine per partition held. */
 export async function kafkaPipeline(
   config: RulesConfig, settings: KafkaPipelineSettings, quietAfterMs: number, now: () => number, handle: DecisionHandler, logger: Logger,
+  log?: NotificationLog,
 ): Promise<Pipeline> {
   const kafka = new Kafka({
     clientId: settings.clientId, brokers: [...settings.brokers], logLevel: logLevel.ERROR,
@@ -111,10 +115,20 @@ export async function kafkaPipeline(
   const publisher = new KafkaDecisionPublisher(producer, settings.topics);
   const clock = new QuietClock(quietAfterMs);
   const source = new KafkaEventSource({
-    kafka, groupId: settings.groupId, topics: settings.topics, producer, logger,
+    kafka, groupId: settings.groupId, topics: settings.topics, producer, logger, sessionTimeoutMs: settings.sessionTimeoutMs,
     createEngine: (_partition, sink) => createEngine(config, sink),
     onDecisions: async (decisions) => {
-      await publisher.publish(decisions);
+      // A decision made again (a batch repeated after a crash) goes to the output topics once:
+      // the shared log says which were published already.
+      const fresh: Decision[] = [];
+      for (const d of decisions) if (!log || (await log.claim(`outputs|${decisionId(d)}`))) fresh.push(d);
+      try {
+        await publisher.publish(fresh);
+      } catch (err) {
+        if (log) for (const d of fresh) await log.settle(`outputs|${decisionId(d)}`, 'failed');
+        throw err;
+      }
+      if (log) for (const d of fresh) await log.settle(`outputs|${decisionId(d)}`, 'delivered');
       handle(decisions);
     },
     onEvents: (partition, events) => clock.note(partition, events, now()),

@@ -27,7 +27,7 @@ export interface ServiceOptions {
   readonly logger: Logger;
   /** Notifiers by channel name, as routes and pages name them. */
   readonly channels: ReadonlyMap<string, Notifier>;
-  /** What was told to whom (memory by default). */
+  /** What was told to whom (memory by default; Redis when instances share the work). */
   readonly notificationLog?: NotificationLog;
   /** Retries of notifications (the default: a few attempts over about half a minute). */
   readonly retry?: RetryPolicy;
@@ -61,9 +61,10 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const { config, logger } = options;
   const now = options.now ?? Date.now;
   const decisions = new MemoryDecisions();
+  const notificationLog = options.notificationLog ?? new MemoryNotificationLog();
   const delivery: Delivery = new Delivery({
     channels: options.channels, routing: config.routing, fallback: config.incidents.channels,
-    log: options.notificationLog ?? new MemoryNotificationLog(), logger, retry: options.retry, now,
+    log: notificationLog, logger, retry: options.retry, now,
     onDelivered: (channel, outcome, seconds) => metrics.deliverySeconds.observe({ channel, outcome }, seconds),
   });
   const handle = (ds: readonly Decision[]): void => {
@@ -75,7 +76,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const quietAfterMs = config.server.quietAfterMs;
   const pipeline = options.kafka === undefined
     ? embeddedPipeline(config, quietAfterMs, now, handle)
-    : await kafkaPipeline(config, options.kafka, quietAfterMs, now, handle, logger);
+    : await kafkaPipeline(config, options.kafka, quietAfterMs, now, handle, logger, options.notificationLog);
 
   let ingested = 0;
   const rejectedByReason = new Map<string, number>();

@@ -86,6 +86,21 @@ export interface KafkaSourceOptions {
   readonly logger: SourceLogger;
   /** Start from the earliest offset when the group has none committed (default true). */
   readonly fromBeginning?: boolean;
+  /** How long the group waits for a silent member before moving its partitions (default 30 s). */
+  readonly sessionTimeoutMs?: number;
+}
+
+/**
+ * A partition this instance just took over: its engine is rebuilt from the start of what
+ * the topic retains, and decisions are handed on only from the first offset the group had
+ * not committed (the earlier ones were handed on by the previous owner, from the same
+ * events in the same order, so the rebuilt engine makes them again exactly).
+ */
+interface Takeover {
+  /** Set once the consumer has been moved back to the partition's start. */
+  rewound: boolean;
+  /** First offset whose decisions are new. */
+  liveFrom: bigint;
 }
 
 /** Counters of the source. */
@@ -104,15 +119,30 @@ export class KafkaEventSource {
   private readonly counters: KafkaSourceStats = { messages: 0, accepted: 0, deadLettered: 0, batches: 0 };
   /** Messages behind the end of each partition held, as of its last batch. */
   private readonly lagByPartition = new Map<number, number>();
+  private readonly takeovers = new Map<number, Takeover>();
+  /**
+   * Per partition with an engine, the offset of the next message it has not seen: a batch
+   * delivered again (after a commit lost to a rebalance) must not feed it twice, and one
+   * that starts past it (fetched before a rewind) must not feed it at all.
+   */
+  private readonly nextOffset = new Map<number, bigint>();
+  /** While true, the engine being fed replays what a previous owner already decided. */
+  private replaying = false;
 
   constructor(private readonly options: KafkaSourceOptions) {
-    this.consumer = options.kafka.consumer({ groupId: options.groupId, allowAutoTopicCreation: false });
+    const sessionTimeout = options.sessionTimeoutMs ?? 30_000;
+    this.consumer = options.kafka.consumer({
+      groupId: options.groupId, allowAutoTopicCreation: false, sessionTimeout, heartbeatInterval: Math.max(500, Math.floor(sessionTimeout / 5)),
+    });
     // A revoked partition's windows belong to its next owner now.
     this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
       const held = new Set((e.payload.memberAssignment[options.topics.events] ?? []) as number[]);
-      for (const p of [...this.engines.keys()]) if (!held.has(p)) this.engines.delete(p);
+      for (const p of [...this.engines.keys()]) if (!held.has(p)) { this.engines.delete(p); this.nextOffset.delete(p); }
       for (const p of [...this.lagByPartition.keys()]) if (!held.has(p)) this.lagByPartition.delete(p);
-      options.logger.info({ partitions: [...held].sort((a, b) => a - b) }, 'joined the consumer group');
+      for (const p of [...this.takeovers.keys()]) if (!held.has(p)) this.takeovers.delete(p);
+      const taken = [...held].filter((p) => !this.engines.has(p) && !this.takeovers.has(p));
+      options.logger.info({ partitions: [...held].sort((a, b) => a - b), takenOver: taken }, 'joined the consumer group');
+      if (taken.length > 0) void this.takeOver(taken);
     });
   }
 
@@ -155,10 +185,41 @@ export class KafkaEventSource {
     await this.flush();
   }
 
+  /** Rewinds newly held partitions to their start, to rebuild their windows (see Takeover). */
+  private async takeOver(partitions: readonly number[]): Promise<void> {
+    const topic = this.options.topics.events;
+    for (const p of partitions) this.takeovers.set(p, { rewound: false, liveFrom: 0n });
+    const admin = this.options.kafka.admin();
+    try {
+      await admin.connect();
+      const [committed] = await admin.fetchOffsets({ groupId: this.options.groupId, topics: [topic] });
+      const bounds = await admin.fetchTopicOffsets(topic);
+      for (const p of partitions) {
+        const t = this.takeovers.get(p);
+        if (!t) continue;
+        const done = committed?.partitions.find((x) => x.partition === p)?.offset ?? '-1';
+        const low = bounds.find((x) => x.partition === p)?.low ?? '0';
+        t.liveFrom = BigInt(done === '-1' ? low : done);
+        this.engines.delete(p);
+        this.nextOffset.set(p, BigInt(low));
+        this.consumer.seek({ topic, partition: p, offset: low });
+        t.rewound = true;
+        this.options.logger.info({ partition: p, from: low, liveFrom: t.liveFrom.toString() }, 'rebuilding a partition taken over');
+      }
+    } catch (err) {
+      this.options.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'taking partitions over failed; they start from the committed offset');
+      for (const p of partitions) this.takeovers.delete(p);
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
   private engineFor(partition: number): Engine {
     let engine = this.engines.get(partition);
     if (!engine) {
-      engine = this.options.createEngine(partition, (d) => this.pending.push(d));
+      engine = this.options.createEngine(partition, (d) => {
+        if (!this.replaying) this.pending.push(d);
+      });
       this.engines.set(partition, engine);
     }
     return engine;
@@ -172,6 +233,16 @@ export class KafkaEventSource {
   }
 
   private async batch({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    const takeover = this.takeovers.get(batch.partition);
+    // Until the rewind is in place, a batch from the committed offset would feed a fresh
+    // engine the wrong history: skip it (nothing resolved, so nothing is lost; the rewound
+    // fetch brings it again in its turn).
+    const first = batch.messages[0]?.offset;
+    const expected = this.nextOffset.get(batch.partition);
+    if ((takeover && !takeover.rewound) || (first !== undefined && expected !== undefined && BigInt(first) > expected)) {
+      await heartbeat();
+      return;
+    }
     const engine = this.engineFor(batch.partition);
     const taken: VigilEvent[] = [];
     const dead: { key: Buffer | null; value: Buffer | null; reason: string; offset: string }[] = [];
@@ -180,6 +251,7 @@ export class KafkaEventSource {
     for (const message of batch.messages) {
       if (!isRunning() || isStale()) break;
       lastSeen = message.offset;
+      if (expected !== undefined && BigInt(message.offset) < expected) continue;
       this.counters.messages++;
       const reason = message.value === null ? 'empty message (no value)' : undefined;
       const text = message.value?.toString('utf8') ?? '';
@@ -187,10 +259,15 @@ export class KafkaEventSource {
       if (!result || !result.ok) {
         dead.push({ key: message.key, value: message.value, reason: reason ?? (result && !result.ok ? result.reason : 'unreadable'), offset: message.offset });
       } else {
+        this.replaying = takeover !== undefined && BigInt(message.offset) < takeover.liveFrom;
         engine.push(result.event);
+        this.replaying = false;
         taken.push(result.event);
       }
     }
+    const deadNew = takeover === undefined ? dead : dead.filter((d) => BigInt(d.offset) >= takeover.liveFrom);
+    dead.length = 0;
+    dead.push(...deadNew);
     if (dead.length > 0) {
       await this.options.producer.send({
         topic: this.options.topics.dlq, acks: -1,
@@ -210,6 +287,11 @@ export class KafkaEventSource {
     if (taken.length > 0) this.options.onEvents?.(batch.partition, taken);
     // Decisions first, offsets after: what was committed has had its effects.
     await this.flush();
+    if (lastSeen !== undefined) {
+      const next = BigInt(lastSeen) + 1n;
+      if (expected === undefined || next > expected) this.nextOffset.set(batch.partition, next);
+      if (takeover && next >= takeover.liveFrom) this.takeovers.delete(batch.partition);
+    }
     if (lastSeen !== undefined) {
       resolveOffset(lastSeen);
       // The high watermark is the offset the next message will get.

@@ -15,6 +15,9 @@ import { catalogEntry, renderScenario } from '../simulate/catalog.js';
 import { DEFAULT_CONFIG, type VigilConfig } from '../app/config-file.js';
 import { type RunningService, startService } from '../app/service.js';
 import type { KafkaPipelineSettings } from '../app/pipeline.js';
+import type { NotificationLog } from '../notifiers/delivery.js';
+import { RedisNotificationLog } from '../state/redis.js';
+import { Redis } from 'ioredis';
 
 const brokers = (process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092').split(',');
 const kafka = new Kafka({ clientId: 'vigil-test', brokers, logLevel: logLevel.NOTHING });
@@ -41,9 +44,9 @@ function settings(partitions: number): KafkaPipelineSettings {
   };
 }
 
-async function serviceOn(kafkaSettings: KafkaPipelineSettings): Promise<RunningService> {
+async function serviceOn(kafkaSettings: KafkaPipelineSettings, notificationLog?: NotificationLog): Promise<RunningService> {
   const config: VigilConfig = { ...DEFAULT_CONFIG, server: { ...DEFAULT_CONFIG.server, port: 0 } };
-  return startService({ config, logger: pino({ level: 'silent' }), channels: new Map(), kafka: kafkaSettings });
+  return startService({ config, logger: pino({ level: 'silent' }), channels: new Map(), kafka: kafkaSettings, notificationLog });
 }
 
 /** Every record of a topic, in offset order per partition, read from the start. */
@@ -157,4 +160,69 @@ describe('vigil run on Kafka', () => {
       await service.close();
     }
   }, 60_000);
+});
+
+/** Pages on the incidents topic, by incident: each should appear once. */
+function pagesOf(records: readonly { value: string }[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const r of records) {
+    const d = JSON.parse(r.value) as Decision;
+    if (d.type === 'page') out.set(d.incident, (out.get(d.incident) ?? 0) + 1);
+  }
+  return out;
+}
+
+/** What a replay of the same lines pages: service and versions of every page. */
+function replayPages(lines: readonly string[]): string[] {
+  const pages: string[] = [];
+  const engine = createEngine(DEFAULT_RULES, (d) => { if (d.type === 'page') pages.push(`${d.service} ${d.versions.join(',')}`); });
+  for (const line of lines) {
+    const r = decodeLine(line);
+    if (r.ok) engine.push(r.event);
+  }
+  return pages.sort();
+}
+
+describe('several instances in one consumer group', () => {
+  const redis = new Redis(process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: 1 });
+  afterAll(async () => {
+    await redis.quit();
+  });
+
+  it('share the partitions: an instance joining mid-stream rebuilds what it takes over, and every incident pages exactly once', async () => {
+    const s = { ...settings(3), sessionTimeoutMs: 6_000 };
+    const log = (): NotificationLog => new RedisNotificationLog(redis, `vigil-test:${s.groupId}:`);
+    // Several services, so that partitions carry different ones.
+    const lines = [
+      ...renderScenario(catalogEntry('two-services-two-regressions')!, 1).ndjson.split('\n'),
+    ].filter((l) => l !== '');
+    const keyOf = (line: string): string => (JSON.parse(line) as { service?: string }).service ?? 'none';
+    const a = await serviceOn(s, log());
+    let b: RunningService | undefined;
+    try {
+      const half = Math.floor(lines.length / 2);
+      for (let i = 0; i < half; i += 5_000) {
+        await producer.send({ topic: s.topics.events, messages: lines.slice(i, Math.min(i + 5_000, half)).map((value) => ({ key: keyOf(value), value })) });
+      }
+      await until('the first half consumed', () => a.stats().accepted >= half);
+      b = await serviceOn(s, log());
+      for (let i = half; i < lines.length; i += 5_000) {
+        await producer.send({ topic: s.topics.events, messages: lines.slice(i, i + 5_000).map((value) => ({ key: keyOf(value), value })) });
+      }
+      const expected = replayPages(lines);
+      expect(expected.length).toBeGreaterThan(1);
+      const records = await readAll(s.topics.incidents, expected.length, 60_000);
+      // Give a duplicate time to show up, were there one.
+      await new Promise((r) => setTimeout(r, 3_000));
+      const all = await readAll(s.topics.incidents, Number.MAX_SAFE_INTEGER, 5_000);
+      const pages = pagesOf(all);
+      expect([...pages.values()].every((n) => n === 1), JSON.stringify(all.map((r) => JSON.parse(r.value) as Decision).filter((d) => d.type === 'page'))).toBe(true);
+      const paged = all.map((r) => JSON.parse(r.value) as Decision).filter((d) => d.type === 'page').map((d) => (d.type === 'page' ? `${d.service} ${d.versions.join(',')}` : '')).sort();
+      expect(paged, JSON.stringify(all.map((r) => JSON.parse(r.value) as Decision).filter((d) => d.type === "page"))).toEqual(expected);
+      expect(records.length).toBeGreaterThan(0);
+    } finally {
+      await b?.close();
+      await a.close();
+    }
+  }, 180_000);
 });
