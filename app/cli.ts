@@ -190,6 +190,7 @@ async function runCommand(flags: RunFlags): Promise<number> {
   // Logs are JSON on stderr, for machines; stdout is for people: where to look, and the notifications.
   const logger = pino({ level: config.log.level, base: { app: 'vigil' } }, pino.destination({ fd: 2, sync: false }));
   let service: Awaited<ReturnType<typeof startService>>;
+  let shared: { log: import('../notifiers/delivery.js').NotificationLog; close: () => Promise<void> } | undefined;
   try {
     const kafka = config.kafka.brokers.length === 0 ? undefined : {
       brokers: config.kafka.brokers, clientId: config.kafka.clientId, groupId: config.kafka.groupId, topics: config.kafka.topics, partitions: config.kafka.partitions,
@@ -197,9 +198,10 @@ async function runCommand(flags: RunFlags): Promise<number> {
     };
     // Instances that share partitions share what was told to whom, so that none tells it twice.
     const redisUrl = process.env['REDIS_URL'];
-    const notificationLog = redisUrl === undefined || redisUrl === '' ? undefined : await redisLog(redisUrl);
-    service = await startService({ config, logger, channels, retry: config.notify.retry, apiToken: token, kafka, notificationLog });
+    shared = redisUrl === undefined || redisUrl === '' ? undefined : await redisLog(redisUrl, `vigil:${config.kafka.groupId}:`);
+    service = await startService({ config, logger, channels, retry: config.notify.retry, apiToken: token, kafka, notificationLog: shared?.log });
   } catch (err) {
+    await shared?.close();
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
       throw new ListenError(`cannot listen on ${config.server.host}:${config.server.port} (${code}); set VIGIL_PORT / VIGIL_HOST or server.port / server.host`, err);
@@ -227,13 +229,18 @@ async function runCommand(flags: RunFlags): Promise<number> {
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
-  process.stdout.write(`vigil: stopped after ${service.accepted()} events; embedded state is not kept across restarts\n`);
+  await shared?.close();
+  process.stdout.write(`vigil: stopped after ${service.accepted()} events${service.mode === 'embedded' ? '; embedded state is not kept across restarts' : ''}\n`);
   logger.flush();
   return EXIT_OK;
 }
 
-/** The notification log in the Redis at `url` (connected now, so that a wrong URL stops the start). */
-async function redisLog(url: string): Promise<import('../notifiers/delivery.js').NotificationLog> {
+/**
+ * The notification log in the Redis at `url` (connected now, so that a wrong URL stops the
+ * start), under a prefix of the consumer group: the instances of one deployment share it,
+ * and two deployments on one Redis do not silence each other.
+ */
+async function redisLog(url: string, prefix: string): Promise<{ log: import('../notifiers/delivery.js').NotificationLog; close: () => Promise<void> }> {
   const [{ Redis }, { RedisNotificationLog }] = await Promise.all([import('ioredis'), import('../state/redis.js')]);
   const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 3 });
   try {
@@ -241,7 +248,7 @@ async function redisLog(url: string): Promise<import('../notifiers/delivery.js')
   } catch (err) {
     throw new ListenError(`cannot reach Redis at REDIS_URL (${(err as Error).message})`, err);
   }
-  return new RedisNotificationLog(redis);
+  return { log: new RedisNotificationLog(redis, prefix), close: async () => { await redis.quit(); } };
 }
 
 /** The service could not take its address. */

@@ -97,8 +97,10 @@ export interface KafkaSourceOptions {
  * events in the same order, so the rebuilt engine makes them again exactly).
  */
 interface Takeover {
-  /** Set once the consumer has been moved back to the partition's start. */
+  /** Set once the partition's start and first new offset are known. */
   rewound: boolean;
+  /** Wall time of the last seek to the start (seeks made too early are lost: repeat them). */
+  seekedAt: number;
   /** First offset whose decisions are new. */
   liveFrom: bigint;
 }
@@ -188,7 +190,7 @@ export class KafkaEventSource {
   /** Rewinds newly held partitions to their start, to rebuild their windows (see Takeover). */
   private async takeOver(partitions: readonly number[]): Promise<void> {
     const topic = this.options.topics.events;
-    for (const p of partitions) this.takeovers.set(p, { rewound: false, liveFrom: 0n });
+    for (const p of partitions) this.takeovers.set(p, { rewound: false, liveFrom: 0n, seekedAt: 0 });
     const admin = this.options.kafka.admin();
     try {
       await admin.connect();
@@ -202,7 +204,8 @@ export class KafkaEventSource {
         t.liveFrom = BigInt(done === '-1' ? low : done);
         this.engines.delete(p);
         this.nextOffset.set(p, BigInt(low));
-        this.consumer.seek({ topic, partition: p, offset: low });
+        // The seek itself is made from the batch handler: one made while the group is still
+        // settling can be overridden by the committed offset.
         t.rewound = true;
         this.options.logger.info({ partition: p, from: low, liveFrom: t.liveFrom.toString() }, 'rebuilding a partition taken over');
       }
@@ -232,7 +235,7 @@ export class KafkaEventSource {
     await this.options.onDecisions(decisions);
   }
 
-  private async batch({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload): Promise<void> {
+  private async batch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     const takeover = this.takeovers.get(batch.partition);
     // Until the rewind is in place, a batch from the committed offset would feed a fresh
     // engine the wrong history: skip it (nothing resolved, so nothing is lost; the rewound
@@ -240,6 +243,10 @@ export class KafkaEventSource {
     const first = batch.messages[0]?.offset;
     const expected = this.nextOffset.get(batch.partition);
     if ((takeover && !takeover.rewound) || (first !== undefined && expected !== undefined && BigInt(first) > expected)) {
+      if (takeover?.rewound && expected !== undefined && Date.now() - takeover.seekedAt > 1_000) {
+        takeover.seekedAt = Date.now();
+        this.consumer.seek({ topic: batch.topic, partition: batch.partition, offset: expected.toString() });
+      }
       await heartbeat();
       return;
     }
@@ -294,10 +301,11 @@ export class KafkaEventSource {
     }
     if (lastSeen !== undefined) {
       resolveOffset(lastSeen);
+      // Explicitly: with autoCommit off, commitOffsetsIfNecessary commits nothing.
+      await this.consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(lastSeen) + 1n).toString() }]);
       // The high watermark is the offset the next message will get.
       this.lagByPartition.set(batch.partition, Math.max(0, Number(batch.highWatermark) - Number(lastSeen) - 1));
     }
-    await commitOffsetsIfNecessary();
     await heartbeat();
   }
 }

@@ -4,6 +4,11 @@
  * consumer group of its own.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import pino from 'pino';
@@ -225,4 +230,78 @@ describe('several instances in one consumer group', () => {
       await a.close();
     }
   }, 180_000);
+});
+
+describe('an instance killed mid-stream', () => {
+  const cli = join(resolve(dirname(fileURLToPath(import.meta.url)), '..'), 'dist', 'app', 'cli.js');
+
+  /** `vigil run` in a child process on the given config; resolves once it listens. */
+  async function instance(configPath: string): Promise<ChildProcess> {
+    const child = spawn(process.execPath, [cli, 'run', '--config', configPath], {
+      env: { ...process.env, VIGIL_PORT: '0', KAFKA_BROKERS: brokers.join(','), REDIS_URL: process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout?.setEncoding('utf8').on('data', (t: string) => (out += t));
+    if (process.env['VIGIL_TEST_TRACE']) {
+      const { createWriteStream } = await import('node:fs');
+      child.stderr?.pipe(createWriteStream(`/tmp/vigil-instance-${child.pid}.log`));
+    } else {
+      child.stderr?.resume();
+    }
+    await until('the instance listening', () => /listening on http/.test(out), 60_000);
+    return child;
+  }
+
+  it('leaves its partitions to the other, which loses no incident and pages none twice', async () => {
+    const s = settings(3);
+    const dir = await mkdtemp(join(tmpdir(), 'vigil-kill-'));
+    const configPath = join(dir, 'vigil.yaml');
+    await writeFile(configPath, [
+      'kafka:',
+      `  clientId: ${s.clientId}`,
+      `  groupId: ${s.groupId}`,
+      '  partitions: 3',
+      '  sessionTimeoutMs: 6000',
+      '  topics:',
+      `    events: ${s.topics.events}`,
+      `    verdicts: ${s.topics.verdicts}`,
+      `    incidents: ${s.topics.incidents}`,
+      `    dlq: ${s.topics.dlq}`,
+    ].join('\n'));
+    const lines = renderScenario(catalogEntry('two-services-two-regressions')!, 2).ndjson.split('\n').filter((l) => l !== '');
+    const keyOf = (line: string): string => (JSON.parse(line) as { service?: string }).service ?? 'none';
+    const expected = replayPages(lines);
+    const t0 = Date.now();
+    const step = (what: string): void => { if (process.env['VIGIL_TEST_TRACE']) process.stderr.write(`[${Date.now() - t0} ms] ${what}\n`); };
+    const a = await instance(configPath);
+    step('a up');
+    const b = await instance(configPath);
+    step('b up');
+    try {
+      const cut = Math.floor(lines.length * 0.6);
+      for (let i = 0; i < cut; i += 5_000) {
+        await producer.send({ topic: s.topics.events, messages: lines.slice(i, Math.min(i + 5_000, cut)).map((value) => ({ key: keyOf(value), value })) });
+      }
+      // Let both work on it, then kill one without warning: no commit, no goodbye to the group.
+      await new Promise((r) => setTimeout(r, 2_000));
+      a.kill('SIGKILL');
+      step('a killed');
+      for (let i = cut; i < lines.length; i += 5_000) {
+        await producer.send({ topic: s.topics.events, messages: lines.slice(i, i + 5_000).map((value) => ({ key: keyOf(value), value })) });
+      }
+      step('all produced');
+      await readAll(s.topics.incidents, expected.length, 90_000);
+      step('pages read');
+      await new Promise((r) => setTimeout(r, 3_000));
+      const all = await readAll(s.topics.incidents, Number.MAX_SAFE_INTEGER, 5_000);
+      const pages = all.map((r) => JSON.parse(r.value) as Decision).filter((d) => d.type === 'page');
+      expect([...pagesOf(all).values()].every((n) => n === 1), JSON.stringify(pages)).toBe(true);
+      expect(pages.map((d) => (d.type === 'page' ? `${d.service} ${d.versions.join(',')}` : '')).sort()).toEqual(expected);
+    } finally {
+      a.kill('SIGKILL');
+      b.kill('SIGTERM');
+      await new Promise((r) => b.once('close', r));
+    }
+  }, 240_000);
 });
