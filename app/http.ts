@@ -28,8 +28,6 @@ export interface ApiDeps {
   readonly bodyLimitBytes: number;
   /** False once the service is shutting down: readiness fails and ingest is refused. */
   readonly accepting: () => boolean;
-  /** Called with every batch the bus took, for counters and the quiet-stream clock. */
-  readonly onAccepted?: (events: readonly VigilEvent[]) => void;
   /** Called with the reason of every rejected line or item. */
   readonly onRejected?: (reason: string) => void;
   /** Served on GET /metrics in the Prometheus text format. */
@@ -105,7 +103,6 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     const decoded = decodeBody(req.headers['content-type'], req.body, only);
     if (decoded.events.length > 0) {
       await deps.bus.publish(decoded.events);
-      deps.onAccepted?.(decoded.events);
     }
     const rejected = decoded.errors.length;
     if (deps.onRejected) for (const e of decoded.errors) deps.onRejected(e.reason);

@@ -30,8 +30,7 @@ import { DEFAULT_CONFIG, type VigilConfig } from '../app/config-file.js';
 import type { KafkaPipelineSettings } from '../app/pipeline.js';
 import { startService, type RunningService } from '../app/service.js';
 import { decodeLine } from '../ingest/decode.js';
-import { CATALOG, catalogEntry } from '../simulate/catalog.js';
-import { generate, type WireEvent } from '../simulate/generate.js';
+import { scenarioCopy } from './mix.js';
 import { count, describeMachine, machineInfo, positiveIntFlags, table, type Row } from './harness.js';
 
 const USAGE = 'usage: node dist/bench/kafka.js [--events N] [--rate N] [--seconds N]';
@@ -89,25 +88,6 @@ interface Pass {
   readonly firstMs: number;
 }
 
-/** Gives a scenario's services, instances and releases names of their own, so that scenarios never share a service. */
-function renamed(e: WireEvent, ts: string, suffix: string): WireEvent {
-  const instanceOf = (service: string, instance: string): string =>
-    instance.startsWith(`${service}-`) ? `${service}${suffix}${instance.slice(service.length)}` : `${instance}${suffix}`;
-  switch (e.type) {
-    case 'request':
-    case 'log':
-    case 'metric':
-      return { ...e, ts, service: `${e.service}${suffix}`, instance: instanceOf(e.service, e.instance) };
-    case 'deploy': {
-      const instances = e.instances.map((i) => instanceOf(e.service, i));
-      const service = `${e.service}${suffix}`;
-      return e.release === undefined ? { ...e, ts, service, instances } : { ...e, ts, service, instances, release: `${e.release}${suffix}` };
-    }
-    case 'webhook':
-      return { ...e, ts };
-  }
-}
-
 /** At least `events` messages of staggered scenarios merged by emission time, cut to `events`. */
 function buildEvents(events: number): EventSet {
   const timed: { emitMs: number; message: EventMessage }[] = [];
@@ -115,15 +95,9 @@ function buildEvents(events: number): EventSet {
   const services = new Set<string>();
   let refused = 0;
   for (let index = 0; timed.length < events || index < MIN_SCENARIOS; index++) {
-    const name = MIX[index % MIX.length] as string;
-    const seed = 1 + Math.floor(index / MIX.length);
-    const entry = catalogEntry(name);
-    if (entry === undefined) throw new Error(`scenario ${name} is not in the catalog (${CATALOG.map((e) => e.name).join(', ')})`);
-    const offsetMs = index * STAGGER_MS;
-    const suffix = `-${index + 1}`;
-    scenarios.push(`${name}-seed${seed}`);
-    for (const t of generate(entry.build(seed).spec)) {
-      const event = renamed(t.event, new Date(BASE_EPOCH_MS + offsetMs + t.tsMs).toISOString(), suffix);
+    const copy = scenarioCopy(MIX, index, STAGGER_MS, BASE_EPOCH_MS);
+    scenarios.push(copy.id);
+    for (const { emitMs, event } of copy.events) {
       const value = JSON.stringify(event);
       // The instance would dead-letter it rather than count it: waiting for it would never end.
       if (!decodeLine(value).ok) {
@@ -132,7 +106,7 @@ function buildEvents(events: number): EventSet {
       }
       const key = event.type === 'webhook' ? 'none' : event.service;
       services.add(key);
-      timed.push({ emitMs: offsetMs + t.emitMs, message: { key, value } });
+      timed.push({ emitMs, message: { key, value } });
     }
   }
   // Stable: each scenario keeps its own order on equal emission times.

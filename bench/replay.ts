@@ -26,8 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { replay, type ReplaySummary } from '../app/replay.js';
 import { openLines } from '../ingest/lines.js';
 import { DEFAULT_RULES } from '../rules/config.js';
-import { CATALOG, catalogEntry } from '../simulate/catalog.js';
-import { generate, type WireEvent } from '../simulate/generate.js';
+import { scenarioCopy } from './mix.js';
 import { count, describeMachine, machineInfo, median, mib, positiveIntFlags, table, type Row } from './harness.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -110,42 +109,15 @@ function simulatorDigest(): string {
   return hash.digest('hex').slice(0, 16);
 }
 
-/** Gives a scenario's services, instances and releases names of their own, so that scenarios never share a service. */
-function renamed(e: WireEvent, ts: string, suffix: string): WireEvent {
-  const instanceOf = (service: string, instance: string): string =>
-    instance.startsWith(`${service}-`) ? `${service}${suffix}${instance.slice(service.length)}` : `${instance}${suffix}`;
-  switch (e.type) {
-    case 'request':
-    case 'log':
-    case 'metric':
-      return { ...e, ts, service: `${e.service}${suffix}`, instance: instanceOf(e.service, e.instance) };
-    case 'deploy': {
-      const instances = e.instances.map((i) => instanceOf(e.service, i));
-      const service = `${e.service}${suffix}`;
-      return e.release === undefined ? { ...e, ts, service, instances } : { ...e, ts, service, instances, release: `${e.release}${suffix}` };
-    }
-    case 'webhook':
-      // The engine only counts webhooks; their bodies keep the scenario's own names.
-      return { ...e, ts };
-  }
-}
-
 function scenarioLines(index: number): { id: string; stream: ScenarioLines } {
-  const name = MIX[index % MIX.length] as string;
-  const seed = 1 + Math.floor(index / MIX.length);
-  const entry = catalogEntry(name);
-  if (entry === undefined) throw new Error(`scenario ${name} is not in the catalog (${CATALOG.map((e) => e.name).join(', ')})`);
-  const events = generate(entry.build(seed).spec);
-  const offsetMs = index * STAGGER_MS;
-  const suffix = `-${index + 1}`;
+  const { id, events } = scenarioCopy(MIX, index, STAGGER_MS, BASE_EPOCH_MS);
   const emitMs = new Float64Array(events.length);
   const lines = new Array<string>(events.length);
-  for (let i = 0; i < events.length; i++) {
-    const t = events[i] as (typeof events)[number];
-    emitMs[i] = offsetMs + t.emitMs;
-    lines[i] = JSON.stringify(renamed(t.event, new Date(BASE_EPOCH_MS + offsetMs + t.tsMs).toISOString(), suffix));
-  }
-  return { id: `${name}-seed${seed} as ${suffix.slice(1)}`, stream: { emitMs, lines } };
+  events.forEach((t, i) => {
+    emitMs[i] = t.emitMs;
+    lines[i] = JSON.stringify(t.event);
+  });
+  return { id, stream: { emitMs, lines } };
 }
 
 /** Builds the file: scenarios merged by emission time, cut after `events` lines; written under a temporary name first. */

@@ -264,6 +264,8 @@ export class KafkaEventSource {
       const text = message.value?.toString('utf8') ?? '';
       const result = reason === undefined ? decodeLine(text) : undefined;
       if (!result || !result.ok) {
+        // A previous owner dead-lettered what a rebuild reads again.
+        if (takeover !== undefined && BigInt(message.offset) < takeover.liveFrom) continue;
         dead.push({ key: message.key, value: message.value, reason: reason ?? (result && !result.ok ? result.reason : 'unreadable'), offset: message.offset });
       } else {
         this.replaying = takeover !== undefined && BigInt(message.offset) < takeover.liveFrom;
@@ -272,9 +274,6 @@ export class KafkaEventSource {
         taken.push(result.event);
       }
     }
-    const deadNew = takeover === undefined ? dead : dead.filter((d) => BigInt(d.offset) >= takeover.liveFrom);
-    dead.length = 0;
-    dead.push(...deadNew);
     if (dead.length > 0) {
       await this.options.producer.send({
         topic: this.options.topics.dlq, acks: -1,
