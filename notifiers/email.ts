@@ -160,13 +160,13 @@ export class EmailNotifier implements Notifier {
     if (e.code === 'ETIMEDOUT') {
       switch (e.timeoutType) {
         case 'CONNECT_TIMEOUT':
-          return `no connection within ${this.timeoutMs} ms`;
+          return `timed out: no connection within ${this.timeoutMs} ms`;
         case 'GREETING_TIMEOUT':
-          return `the server took the connection but sent no greeting within ${this.timeoutMs} ms`;
+          return `timed out: the server took the connection but sent no greeting within ${this.timeoutMs} ms`;
         case 'UPGRADE_TIMEOUT':
-          return `the TLS upgrade took longer than ${this.timeoutMs} ms`;
+          return `timed out: the TLS upgrade took longer than ${this.timeoutMs} ms`;
         case 'SOCKET_TIMEOUT':
-          return `the server sent nothing for ${this.timeoutMs} ms`;
+          return `timed out: the server sent nothing for ${this.timeoutMs} ms`;
         default:
           return `timed out (${this.timeoutMs} ms)`;
       }
