@@ -65,6 +65,8 @@ interface SimulateFlags {
   readonly labels?: string;
   readonly list?: boolean;
   readonly post?: string;
+  readonly kafka?: string;
+  readonly topic: string;
   readonly speed?: string;
 }
 
@@ -87,13 +89,26 @@ async function simulateCommand(name: string | undefined, flags: SimulateFlags): 
     process.stderr.write(`vigil simulate: --seed must be a whole number >= 0, got "${flags.seed}"\n`);
     return EXIT_USAGE;
   }
-  const speed = flags.speed === undefined ? (flags.post === undefined ? Infinity : 1) : flags.speed === 'max' ? Infinity : Number(flags.speed);
+  if (flags.post !== undefined && flags.kafka !== undefined) {
+    process.stderr.write('vigil simulate: --post and --kafka go to different places: give one of them\n');
+    return EXIT_USAGE;
+  }
+  const live = flags.post !== undefined || flags.kafka !== undefined;
+  const speed = flags.speed === undefined ? (live ? 1 : Infinity) : flags.speed === 'max' ? Infinity : Number(flags.speed);
   if (!(speed > 0)) {
     process.stderr.write(`vigil simulate: --speed must be a number > 0 (1 = real time, 60 = a minute per second) or max, got "${flags.speed ?? ''}"\n`);
     return EXIT_USAGE;
   }
   const rendered = renderScenario(entry, seed);
-  if (flags.post !== undefined) return postScenario(rendered, flags.post, speed, flags.labels);
+  if (flags.post !== undefined) return streamScenario(rendered, { kind: 'http', url: flags.post }, speed, flags.labels);
+  if (flags.kafka !== undefined) {
+    const brokers = flags.kafka.split(',').map((b) => b.trim()).filter((b) => b !== '');
+    if (brokers.length === 0 || flags.topic === '') {
+      process.stderr.write(`vigil simulate: --kafka takes host:port[,host:port...] and --topic a topic name, got "${flags.kafka}" and "${flags.topic}"\n`);
+      return EXIT_USAGE;
+    }
+    return streamScenario(rendered, { kind: 'kafka', brokers, topic: flags.topic }, speed, flags.labels);
+  }
   const out = flags.out === undefined ? process.stdout : openForWriting(flags.out);
   out.write(rendered.ndjson);
   if (flags.out !== undefined) await closeFile(out, flags.out);
@@ -106,32 +121,54 @@ async function simulateCommand(name: string | undefined, flags: SimulateFlags): 
   return EXIT_OK;
 }
 
-/** Streams a rendered scenario to a running service, its event times moved to start now. */
-async function postScenario(rendered: RenderedScenario, baseUrl: string, speed: number, labelsPath: string | undefined): Promise<number> {
+/** Where a live stream goes: a running service's HTTP ingest, or the events topic. */
+type StreamTarget = { readonly kind: 'http'; readonly url: string } | { readonly kind: 'kafka'; readonly brokers: readonly string[]; readonly topic: string };
+
+/** Streams a rendered scenario to a running service or to Kafka, its event times moved to start now. */
+async function streamScenario(rendered: RenderedScenario, target: StreamTarget, speed: number, labelsPath: string | undefined): Promise<number> {
   const { httpSender, streamEvents } = await import('../simulate/stream.js');
   if (labelsPath !== undefined) {
     const labels = openForWriting(labelsPath);
     labels.write(`${JSON.stringify(rendered.labels, null, 1)}\n`);
     await closeFile(labels, labelsPath);
   }
+  const where = target.kind === 'http' ? target.url : `Kafka ${target.brokers.join(',')} topic ${target.topic}`;
+  const controller = new AbortController();
+  let send: (ndjson: string, count: number) => Promise<void>;
+  let finish = (): Promise<void> => Promise.resolve();
+  let invalid = (): { readonly lines: number; readonly firstReason: string | undefined } => ({ lines: 0, firstReason: undefined });
+  if (target.kind === 'http') {
+    send = httpSender(target.url, { signal: controller.signal });
+  } else {
+    const { kafkaSender } = await import('../simulate/kafka.js');
+    try {
+      const sender = await kafkaSender(target.brokers, target.topic);
+      ({ send, invalid } = sender);
+      finish = sender.close;
+    } catch (err) {
+      throw new OutputError(where, err);
+    }
+  }
   const last = rendered.events[rendered.events.length - 1];
   const spanS = last === undefined ? 0 : last.emitMs / 1000;
   process.stderr.write(
     `vigil simulate: ${rendered.id}, ${rendered.events.length} events over ${Math.round(spanS / 60)} min of scenario time, ` +
-      `posting to ${baseUrl} ${speed === Infinity ? 'as fast as it takes them' : `at ${speed}x (about ${Math.ceil(spanS / speed)} s)`}\n  ${rendered.entry.summary}\n`,
+      `${target.kind === 'http' ? 'posting to' : 'producing to'} ${where} ${speed === Infinity ? 'as fast as it takes them' : `at ${speed}x (about ${Math.ceil(spanS / speed)} s)`}\n  ${rendered.entry.summary}\n`,
   );
-  const controller = new AbortController();
   const stop = (): void => controller.abort();
   process.once('SIGINT', stop);
   try {
-    const summary = await streamEvents(rendered.events, {
-      speed, startMs: Date.now(), signal: controller.signal, send: httpSender(baseUrl, { signal: controller.signal }),
-    });
-    process.stderr.write(`vigil simulate: ${summary.aborted ? 'stopped after' : 'sent'} ${summary.events} events in ${summary.batches} batches, ${(summary.wallMs / 1000).toFixed(1)} s\n`);
+    const summary = await streamEvents(rendered.events, { speed, startMs: Date.now(), signal: controller.signal, send });
+    const bad = invalid();
+    process.stderr.write(
+      `vigil simulate: ${summary.aborted ? 'stopped after' : 'sent'} ${summary.events} events in ${summary.batches} batches, ${(summary.wallMs / 1000).toFixed(1)} s` +
+        `${bad.lines > 0 ? `; ${bad.lines} lines are not valid events (bound for the dead-letter topic: ${bad.firstReason ?? ''})` : ''}\n`,
+    );
   } catch (err) {
-    throw new OutputError(baseUrl, err);
+    throw new OutputError(where, err);
   } finally {
     process.off('SIGINT', stop);
+    await finish();
   }
   return EXIT_OK;
 }
@@ -357,7 +394,9 @@ function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--labels <file>', 'also write what a correct engine decides (the scorer\'s labels)')
     .option('--list', 'list the catalog')
     .option('--post <url>', 'post the events to a running service (its /v1/events), their times moved to start now')
-    .option('--speed <x>', 'with --post: scenario time per wall time (1 = real time, 30 = 30 s per second, max)')
+    .option('--kafka <brokers>', 'produce the events to Kafka instead (host:port,...), keyed by service, their times moved to start now')
+    .option('--topic <name>', 'with --kafka: the events topic', 'vigil.events')
+    .option('--speed <x>', 'with --post or --kafka: scenario time per wall time (1 = real time, 30 = 30 s per second, max)')
     .action((scenario: string | undefined, flags: SimulateFlags) => run(() => simulateCommand(scenario, flags))());
 
   program

@@ -165,6 +165,35 @@ describe('vigil run on Kafka', () => {
       await service.close();
     }
   }, 60_000);
+
+  it('judges what `vigil simulate --kafka` produces: every event keyed by its service, the bad canary paged and failed', async () => {
+    const s = settings(3);
+    const service = await serviceOn(s);
+    try {
+      const cli = join(resolve(dirname(fileURLToPath(import.meta.url)), '..'), 'dist', 'app', 'cli.js');
+      const lines = renderScenario(catalogEntry('parallel-canaries-one-bad')!, 2).ndjson.split('\n').filter((l) => l !== '');
+      const child = spawn(process.execPath, [cli, 'simulate', 'parallel-canaries-one-bad', '--seed', '2', '--kafka', brokers.join(','), '--topic', s.topics.events, '--speed', 'max'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (t: string) => (stderr += t));
+      const code = await new Promise<number | null>((r) => child.on('close', r));
+      expect(code, stderr).toBe(0);
+      expect(stderr).toContain(`sent ${lines.length} events`);
+      await until('every event consumed', () => service.stats().accepted === lines.length, 90_000);
+      const records = await readAll(s.topics.events, lines.length);
+      const services = new Set(lines.map((l) => (JSON.parse(l) as { service: string }).service));
+      expect(new Set(records.map((r) => r.key))).toEqual(services);
+      // Its event times moved to start now, the scenario decides as its replay does.
+      const pages = replayPages(lines);
+      expect(pages).toHaveLength(1);
+      await until('the page', () => service.decisions.incidents().length === 1);
+      const [incident] = service.decisions.incidents();
+      expect(`${incident?.service} ${incident?.versions.join(',')}`).toBe(pages[0]);
+      const failed = service.decisions.verdicts().filter((v) => v.verdict === 'FAIL').map((v) => v.version);
+      expect(failed).toEqual(incident?.versions);
+    } finally {
+      await service.close();
+    }
+  }, 120_000);
 });
 
 /** Pages on the incidents topic, by incident: each should appear once. */
