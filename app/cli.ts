@@ -227,7 +227,7 @@ async function runCommand(flags: RunFlags): Promise<number> {
   // Logs are JSON on stderr, for machines; stdout is for people: where to look, and the notifications.
   const logger = pino({ level: config.log.level, base: { app: 'vigil' } }, pino.destination({ fd: 2, sync: false }));
   let service: Awaited<ReturnType<typeof startService>>;
-  let shared: { log: import('../notifiers/delivery.js').NotificationLog; close: () => Promise<void> } | undefined;
+  let shared: Awaited<ReturnType<typeof redisState>> | undefined;
   try {
     const kafka = config.kafka.brokers.length === 0 ? undefined : {
       brokers: config.kafka.brokers, clientId: config.kafka.clientId, groupId: config.kafka.groupId, topics: config.kafka.topics, partitions: config.kafka.partitions,
@@ -235,8 +235,10 @@ async function runCommand(flags: RunFlags): Promise<number> {
     };
     // Instances that share partitions share what was told to whom, so that none tells it twice.
     const redisUrl = process.env['REDIS_URL'];
-    shared = redisUrl === undefined || redisUrl === '' ? undefined : await redisLog(redisUrl, `vigil:${config.kafka.groupId}:`);
-    service = await startService({ config, logger, channels, retry: config.notify.retry, apiToken: token, kafka, notificationLog: shared?.log });
+    shared = redisUrl === undefined || redisUrl === '' ? undefined : await redisState(redisUrl, `vigil:${config.kafka.groupId}:`);
+    service = await startService({
+      config, logger, channels, retry: config.notify.retry, apiToken: token, kafka, notificationLog: shared?.log, checkpoints: shared?.checkpoints,
+    });
   } catch (err) {
     await shared?.close();
     const code = (err as NodeJS.ErrnoException).code;
@@ -277,15 +279,19 @@ async function runCommand(flags: RunFlags): Promise<number> {
  * start), under a prefix of the consumer group: the instances of one deployment share it,
  * and two deployments on one Redis do not silence each other.
  */
-async function redisLog(url: string, prefix: string): Promise<{ log: import('../notifiers/delivery.js').NotificationLog; close: () => Promise<void> }> {
-  const [{ Redis }, { RedisNotificationLog }] = await Promise.all([import('ioredis'), import('../state/redis.js')]);
+async function redisState(url: string, prefix: string): Promise<{
+  log: import('../notifiers/delivery.js').NotificationLog; checkpoints: import('../ingest/kafka.js').CheckpointStore; close: () => Promise<void>;
+}> {
+  const [{ Redis }, { RedisNotificationLog }, { RedisCheckpointStore }] = await Promise.all([
+    import('ioredis'), import('../state/redis.js'), import('../state/checkpoints.js'),
+  ]);
   const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 3 });
   try {
     await redis.connect();
   } catch (err) {
     throw new ListenError(`cannot reach Redis at REDIS_URL (${(err as Error).message})`, err);
   }
-  return { log: new RedisNotificationLog(redis, prefix), close: async () => { await redis.quit(); } };
+  return { log: new RedisNotificationLog(redis, prefix), checkpoints: new RedisCheckpointStore(redis, prefix), close: async () => { await redis.quit(); } };
 }
 
 /** The service could not take its address. */

@@ -12,7 +12,7 @@ import type { VigilEvent } from '../rules/events.js';
 import { type Engine, type EngineStats, type ReleaseSeries, createEngine } from '../rules/engine.js';
 import type { RulesConfig } from '../rules/config.js';
 import { type EventBus, MemoryBus } from '../ingest/bus.js';
-import { type KafkaTopics, KafkaBus, KafkaDecisionPublisher, KafkaEventSource } from '../ingest/kafka.js';
+import { type CheckpointStore, type KafkaTopics, KafkaBus, KafkaDecisionPublisher, KafkaEventSource } from '../ingest/kafka.js';
 import { type NotificationLog, decisionId } from '../notifiers/delivery.js';
 
 /** What the service needs of its pipeline. */
@@ -103,7 +103,7 @@ const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 /** A consumer of the events topic in a group, one engine per partition held. */
 export async function kafkaPipeline(
   config: RulesConfig, settings: KafkaPipelineSettings, quietAfterMs: number, now: () => number, handle: DecisionHandler, logger: Logger,
-  log?: NotificationLog,
+  log?: NotificationLog, checkpoints?: CheckpointStore,
 ): Promise<Pipeline> {
   const kafka = new Kafka({
     clientId: settings.clientId, brokers: [...settings.brokers], logLevel: logLevel.ERROR,
@@ -116,7 +116,8 @@ export async function kafkaPipeline(
   const clock = new QuietClock(quietAfterMs);
   const source = new KafkaEventSource({
     kafka, groupId: settings.groupId, topics: settings.topics, producer, logger, sessionTimeoutMs: settings.sessionTimeoutMs,
-    createEngine: (_partition, sink) => createEngine(config, sink),
+    createEngine: (_partition, sink, from) => createEngine(config, sink, from),
+    checkpoints,
     onDecisions: async (decisions) => {
       // A decision made again (a batch repeated after a crash) goes to the output topics once:
       // the shared log says which were published already.

@@ -20,6 +20,7 @@ import { registerReleaseTools } from './release-tools.js';
 import { serviceMetrics } from './metrics.js';
 import { reasonClass } from '../ingest/decode.js';
 import { type KafkaPipelineSettings, type Pipeline, embeddedPipeline, kafkaPipeline } from './pipeline.js';
+import type { CheckpointStore } from '../ingest/kafka.js';
 
 /** What the service is made of; tests and the CLI supply the parts. */
 export interface ServiceOptions {
@@ -29,6 +30,8 @@ export interface ServiceOptions {
   readonly channels: ReadonlyMap<string, Notifier>;
   /** What was told to whom (memory by default; Redis when instances share the work). */
   readonly notificationLog?: NotificationLog;
+  /** Where partitions' checkpoints are kept when scaled out (Redis when instances share the work). */
+  readonly checkpoints?: CheckpointStore;
   /** Retries of notifications (the default: a few attempts over about half a minute). */
   readonly retry?: RetryPolicy;
   /** Wall clock in epoch milliseconds (injected so that tests can move it). */
@@ -76,7 +79,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const quietAfterMs = config.server.quietAfterMs;
   const pipeline = options.kafka === undefined
     ? embeddedPipeline(config, quietAfterMs, now, handle)
-    : await kafkaPipeline(config, options.kafka, quietAfterMs, now, handle, logger, options.notificationLog);
+    : await kafkaPipeline(config, options.kafka, quietAfterMs, now, handle, logger, options.notificationLog, options.checkpoints);
 
   let ingested = 0;
   const rejectedByReason = new Map<string, number>();

@@ -14,6 +14,7 @@
 import { type Consumer, type EachBatchPayload, type Kafka, type Producer, CompressionTypes } from 'kafkajs';
 import type { Decision } from '../rules/decisions.js';
 import type { Engine } from '../rules/engine.js';
+import type { EngineCheckpoint } from '../rules/checkpoint.js';
 import type { VigilEvent } from '../rules/events.js';
 import type { EventBus } from './bus.js';
 import { cutText, decodeLine } from './decode.js';
@@ -63,6 +64,22 @@ export class KafkaDecisionPublisher {
   }
 }
 
+/** A checkpoint as saved: it reflects every event of its partition before `offset`. */
+export interface SavedCheckpoint {
+  readonly offset: bigint;
+  readonly checkpoint: EngineCheckpoint;
+}
+
+/**
+ * Where partitions' checkpoints are kept (state/checkpoints.ts): what a rebuilt engine
+ * needs beyond the events the topic still retains. `save` keeps the newer of two saves.
+ */
+export interface CheckpointStore {
+  load(topic: string, partition: number): Promise<SavedCheckpoint | undefined>;
+  /** False when a checkpoint further along was there already. */
+  save(topic: string, partition: number, offset: bigint, checkpoint: EngineCheckpoint): Promise<boolean>;
+}
+
 /** Something to log to (a pino logger fits). */
 export interface SourceLogger {
   info(obj: object, msg: string): void;
@@ -75,8 +92,12 @@ export interface KafkaSourceOptions {
   readonly kafka: Kafka;
   readonly groupId: string;
   readonly topics: KafkaTopics;
-  /** A new engine for a partition; its decisions go to the given sink. */
-  readonly createEngine: (partition: number, sink: (d: Decision) => void) => Engine;
+  /** A new engine for a partition, started from a checkpoint when there is one; its decisions go to the given sink. */
+  readonly createEngine: (partition: number, sink: (d: Decision) => void, from?: EngineCheckpoint) => Engine;
+  /** Checkpoints of the partitions' engines, for the next owner of a partition (none: rebuilt from retained events alone). */
+  readonly checkpoints?: CheckpointStore;
+  /** Least wall time between two checkpoints of a partition when nothing durable changed (default 5 s). */
+  readonly checkpointEveryMs?: number;
   /** Hands a batch's decisions on; offsets are committed once it resolves. */
   readonly onDecisions: (decisions: readonly Decision[]) => Promise<void>;
   /** Hears of every event taken (for counters and the quiet-stream clock). */
@@ -103,6 +124,8 @@ interface Takeover {
   seekedAt: number;
   /** First offset whose decisions are new. */
   liveFrom: bigint;
+  /** The previous owner's last checkpoint, which the rebuilt engine starts from. */
+  from?: EngineCheckpoint;
 }
 
 /** Counters of the source. */
@@ -130,6 +153,8 @@ export class KafkaEventSource {
   private readonly nextOffset = new Map<number, bigint>();
   /** While true, the engine being fed replays what a previous owner already decided. */
   private replaying = false;
+  /** Per partition, the last checkpoint saved (its JSON) and when, so that an unchanged one is not written again. */
+  private readonly lastCheckpoint = new Map<number, { json: string; atMs: number }>();
 
   constructor(private readonly options: KafkaSourceOptions) {
     const sessionTimeout = options.sessionTimeoutMs ?? 30_000;
@@ -159,8 +184,13 @@ export class KafkaEventSource {
     });
   }
 
-  /** Leaves the group (committed offsets stay) and disconnects. */
+  /** Leaves the group (committed offsets stay, and each partition's checkpoint as of them) and disconnects. */
   async stop(): Promise<void> {
+    await this.consumer.stop();
+    for (const [p, engine] of this.engines) {
+      const next = this.nextOffset.get(p);
+      if (next !== undefined && !this.takeovers.has(p)) await this.saveCheckpoint(p, engine, next, true);
+    }
     await this.consumer.disconnect();
   }
 
@@ -202,6 +232,7 @@ export class KafkaEventSource {
         const done = committed?.partitions.find((x) => x.partition === p)?.offset ?? '-1';
         const low = bounds.find((x) => x.partition === p)?.low ?? '0';
         t.liveFrom = BigInt(done === '-1' ? low : done);
+        t.from = await this.loadCheckpoint(p);
         this.engines.delete(p);
         this.nextOffset.set(p, BigInt(low));
         // The seek itself is made from the batch handler: one made while the group is still
@@ -222,10 +253,46 @@ export class KafkaEventSource {
     if (!engine) {
       engine = this.options.createEngine(partition, (d) => {
         if (!this.replaying) this.pending.push(d);
-      });
+      }, this.takeovers.get(partition)?.from);
       this.engines.set(partition, engine);
     }
     return engine;
+  }
+
+  /** The partition's last checkpoint; none (with a warning) when the store cannot give one. */
+  private async loadCheckpoint(partition: number): Promise<EngineCheckpoint | undefined> {
+    const store = this.options.checkpoints;
+    if (!store) return undefined;
+    try {
+      const saved = await store.load(this.options.topics.events, partition);
+      if (saved) this.options.logger.info({ partition, offset: saved.offset.toString() }, 'starting a rebuilt partition from its checkpoint');
+      return saved?.checkpoint;
+    } catch (err) {
+      this.options.logger.warn({ partition, err: err instanceof Error ? err.message : String(err) }, 'no checkpoint to start from; rebuilding from retained events alone');
+      return undefined;
+    }
+  }
+
+  /**
+   * Saves a partition's checkpoint as of `offset`, when it changed and either something
+   * durable happened (`now`) or the last one is old. A failure costs only the next owner's
+   * knowledge of what the topic no longer retains: it is logged, and the stream goes on.
+   */
+  private async saveCheckpoint(partition: number, engine: Engine, offset: bigint, now: boolean): Promise<void> {
+    const store = this.options.checkpoints;
+    if (!store) return;
+    const last = this.lastCheckpoint.get(partition);
+    const wallMs = Date.now();
+    if (!now && last !== undefined && wallMs - last.atMs < (this.options.checkpointEveryMs ?? 5_000)) return;
+    const checkpoint = engine.checkpoint();
+    const json = JSON.stringify(checkpoint);
+    if (last?.json === json) return;
+    try {
+      await store.save(this.options.topics.events, partition, offset, checkpoint);
+      this.lastCheckpoint.set(partition, { json, atMs: wallMs });
+    } catch (err) {
+      this.options.logger.warn({ partition, err: err instanceof Error ? err.message : String(err) }, 'saving a checkpoint failed; the next one tries again');
+    }
   }
 
   private async flush(): Promise<void> {
@@ -292,6 +359,7 @@ export class KafkaEventSource {
     this.counters.batches++;
     if (taken.length > 0) this.options.onEvents?.(batch.partition, taken);
     // Decisions first, offsets after: what was committed has had its effects.
+    const durable = taken.some((e) => e.type === 'deploy') || this.pending.some((d) => d.type !== 'suppressed');
     await this.flush();
     if (lastSeen !== undefined) {
       const next = BigInt(lastSeen) + 1n;
@@ -304,6 +372,9 @@ export class KafkaEventSource {
       await this.consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(lastSeen) + 1n).toString() }]);
       // The high watermark is the offset the next message will get.
       this.lagByPartition.set(batch.partition, Math.max(0, Number(batch.highWatermark) - Number(lastSeen) - 1));
+      if (!this.takeovers.has(batch.partition)) {
+        await this.saveCheckpoint(batch.partition, engine, BigInt(lastSeen) + 1n, durable);
+      }
     }
     await heartbeat();
   }

@@ -18,6 +18,7 @@ import { Judgment, duration } from './verdicts.js';
 import { IncidentBook } from './incidents.js';
 import { errorSignature, routeTemplate } from './signature.js';
 import { channelsFor } from './routing.js';
+import { CHECKPOINT_FORMAT, type EngineCheckpoint } from './checkpoint.js';
 
 /** Counts the engine keeps about what it saw. */
 export interface EngineStats {
@@ -53,6 +54,8 @@ export interface Engine {
    */
   series(service: string, version: string, route?: string): ReleaseSeries | undefined;
   stats(): EngineStats;
+  /** What the engine must carry over a rebuild from retained events (see checkpoint.ts). */
+  checkpoint(): EngineCheckpoint;
 }
 
 /** Where decisions go. */
@@ -90,9 +93,11 @@ const NO_ROUTE = '(none)';
 /** Signature that collects error messages past the per-service cap. */
 const OVERFLOW_SIGNATURE = '(other error messages)';
 
-/** Creates an engine with the given settings. */
-export function createEngine(config: RulesConfig, emit: DecisionSink): Engine {
-  return new EventTimeEngine(config, emit);
+/** Creates an engine with the given settings; `from` starts it from a checkpoint, before any event. */
+export function createEngine(config: RulesConfig, emit: DecisionSink, from?: EngineCheckpoint): Engine {
+  const engine = new EventTimeEngine(config, emit);
+  if (from) engine.restore(from);
+  return engine;
 }
 
 /** A service's windows and its resolved tags, valid until the service's next deploy event. */
@@ -155,6 +160,38 @@ class EventTimeEngine implements Engine {
       accepted: this.accepted, late: this.late, windowed: this.windowed, deploys: this.deploys, unknownVersion: this.unknownVersion,
       overflowSeries: this.overflowSeries, webhooks: this.webhooks, decisions: { ...this.decisionCounts },
     };
+  }
+
+  checkpoint(): EngineCheckpoint {
+    const { versions, placements } = this.registry.records();
+    const judgments = [...this.judgments.values()].map((j) => ({
+      service: j.service, version: j.version, kind: j.kind, startTs: j.startTs, ...(j.release !== undefined ? { release: j.release } : {}),
+      ...(j.verdict !== undefined ? { verdict: j.verdict } : {}), reasons: [...j.reasons], ended: j.ended, comparedWith: j.comparedWith,
+    }));
+    const lifecycle = this.pendingLifecycle.map((c) => ({ ts: c.ts, service: c.service, version: c.version, action: c.action, role: c.role }));
+    return { format: CHECKPOINT_FORMAT, versions, placements, judgments, incidents: this.incidents.records(), lifecycle };
+  }
+
+  /** Takes a checkpoint's state; only before the first event. */
+  restore(from: EngineCheckpoint): void {
+    this.registry.restore(from.versions, from.placements);
+    for (const r of from.judgments) {
+      const j = new Judgment(r.service, r.version, r.kind, r.startTs, r.release);
+      j.verdict = r.verdict;
+      j.reasons = r.reasons;
+      j.ended = r.ended;
+      j.comparedWith = r.comparedWith;
+      this.judgments.set(judgmentKey(r.service, r.version), j);
+    }
+    for (const r of from.lifecycle) {
+      const info = this.registry.info(r.service, r.version);
+      if (info) this.pendingLifecycle.push({ ts: r.ts, service: r.service, version: r.version, action: r.action, role: r.role, info });
+    }
+    this.incidents.restore(from.incidents);
+    for (const service of new Set(from.judgments.map((j) => j.service))) {
+      if (!this.services.has(service)) this.services.set(service, new ServiceWindows(service));
+      this.refreshTracked(service);
+    }
   }
 
   push(e: VigilEvent): void {
@@ -408,15 +445,15 @@ class EventTimeEngine implements Engine {
 
   private applyLifecycle(upTo: number): void {
     if (this.pendingLifecycle.length === 0) return;
-    this.pendingLifecycle.sort((a, b) => a.info.changedTs - b.info.changedTs);
-    while (this.pendingLifecycle.length > 0 && (this.pendingLifecycle[0] as LifecycleChange).info.changedTs <= upTo) {
+    this.pendingLifecycle.sort((a, b) => a.ts - b.ts);
+    while (this.pendingLifecycle.length > 0 && (this.pendingLifecycle[0] as LifecycleChange).ts <= upTo) {
       const c = this.pendingLifecycle.shift() as LifecycleChange;
       const j = this.judgments.get(judgmentKey(c.service, c.version));
       if (j && !j.ended) {
         j.ended = true;
         const how = c.action === 'rollback' ? 'rolled back' : c.action === 'promote' ? 'promoted' : 'finished';
         this.incidents.versionEnded(c.service, j.release ?? j.version, c.version, how,
-          (v) => { const o = this.judgments.get(judgmentKey(c.service, v)); return !!o && !o.ended; }, Math.max(upTo, c.info.changedTs));
+          (v) => { const o = this.judgments.get(judgmentKey(c.service, v)); return !!o && !o.ended; }, Math.max(upTo, c.ts));
       }
       this.refreshTracked(c.service);
     }

@@ -9,6 +9,7 @@ import type { Decision, Severity } from './decisions.js';
 import { isoTime } from './decisions.js';
 import type { Signal } from './judge.js';
 import type { Judgment } from './verdicts.js';
+import type { IncidentRecord } from './checkpoint.js';
 import { SIGNAL_WORDS, duration } from './verdicts.js';
 
 /** An open incident. */
@@ -136,6 +137,25 @@ export class IncidentBook {
     if (inc.versions.some((v) => v !== version && stillRunning(v))) return;
     this.open.delete(key);
     this.emit({ type: 'resolve', ts: isoTime(ts), incident: inc.id, service, reason: `${how} ${inc.versions.join(', ')}` });
+  }
+
+  /** The open incidents, for a checkpoint. */
+  records(): IncidentRecord[] {
+    return [...this.open.values()].map((inc) => ({
+      id: inc.id, service: inc.service, group: inc.group, versions: [...inc.versions], signals: [...inc.signals], told: [...inc.told],
+      severity: inc.severity, openedTs: inc.openedTs, lastActiveTs: inc.lastActiveTs,
+    }));
+  }
+
+  /** Takes open incidents from a checkpoint, before any event: a failure seen again threads under them. */
+  restore(records: readonly IncidentRecord[]): void {
+    for (const r of records) {
+      this.open.set(`${r.service}\u0000${r.group}`, {
+        id: r.id, service: r.service, group: r.group, versions: [...r.versions], signals: new Set(r.signals), told: new Set(r.told),
+        severity: r.severity, openedTs: r.openedTs, lastActiveTs: r.lastActiveTs,
+      });
+      this.used.add(r.id);
+    }
   }
 
   private summary(service: string, versions: readonly string[], signals: readonly Signal[], release: string | undefined, first: string | undefined): string {

@@ -5,6 +5,7 @@
  */
 import type { DeployAction, DeployEvent, Role } from './events.js';
 import type { Flavor } from './window.js';
+import type { PlacementRecord, VersionRecord } from './checkpoint.js';
 
 /** Version name of events that carry no version and come from an unknown instance. */
 export const UNKNOWN_VERSION = 'unknown';
@@ -41,6 +42,8 @@ export interface Placement {
 
 /** A lifecycle change the engine must act on. */
 export interface LifecycleChange {
+  /** Event time of the deploy event that made the change. */
+  readonly ts: number;
   readonly service: string;
   readonly version: string;
   readonly action: DeployAction;
@@ -100,8 +103,10 @@ export class DeployRegistry {
           info.state = 'active';
           if (e.role === 'stable') {
             // A new stable version while another is active: a fleet-wide rollout with no canary.
+            // Only one that started before this event is replaced: a deploy event arriving late
+            // (or replayed over a checkpoint that knows what came after) never supersedes a newer version.
             for (const other of byVersion.values()) {
-              if (other !== info && other.role === 'stable' && other.state === 'active') {
+              if (other !== info && other.role === 'stable' && other.state === 'active' && other.startTs <= e.ts) {
                 other.state = 'superseded';
                 other.changedTs = e.ts;
                 info.replaced = other.version;
@@ -112,7 +117,7 @@ export class DeployRegistry {
         }
         case 'promote': {
           for (const other of byVersion.values()) {
-            if (other !== info && other.role === 'stable' && other.state === 'active') {
+            if (other !== info && other.role === 'stable' && other.state === 'active' && other.startTs <= e.ts) {
               other.state = 'superseded';
               other.changedTs = e.ts;
             }
@@ -130,7 +135,45 @@ export class DeployRegistry {
       }
       info.changedTs = e.ts;
     }
-    return { service: e.service, version: e.version, action: e.action, role: e.role, info };
+    return { ts: e.ts, service: e.service, version: e.version, action: e.action, role: e.role, info };
+  }
+
+  /** Every version and instance placement, for a checkpoint. */
+  records(): { versions: VersionRecord[]; placements: PlacementRecord[] } {
+    const versions: VersionRecord[] = [];
+    const placements: PlacementRecord[] = [];
+    for (const byVersion of this.versions.values()) {
+      for (const v of byVersion.values()) {
+        versions.push({
+          service: v.service, version: v.version, role: v.role, inferred: v.inferred,
+          ...(v.release !== undefined ? { release: v.release } : {}),
+          startTs: v.startTs, state: v.state, changedTs: v.changedTs,
+          ...(v.replaced !== undefined ? { replaced: v.replaced } : {}),
+          hasBaseline: v.hasBaseline, baselineActive: v.baselineActive,
+        });
+      }
+    }
+    for (const [service, byInstance] of this.instances) {
+      for (const [instance, p] of byInstance) placements.push({ service, instance, version: p.version, flavor: p.flavor });
+    }
+    return { versions, placements };
+  }
+
+  /** Takes versions and placements from a checkpoint, before any event (see checkpoint.ts). */
+  restore(versions: readonly VersionRecord[], placements: readonly PlacementRecord[]): void {
+    for (const r of versions) {
+      let byVersion = this.versions.get(r.service);
+      if (!byVersion) this.versions.set(r.service, (byVersion = new Map()));
+      byVersion.set(r.version, {
+        service: r.service, version: r.version, role: r.role, inferred: r.inferred, release: r.release, startTs: r.startTs,
+        state: r.state, changedTs: r.changedTs, replaced: r.replaced, hasBaseline: r.hasBaseline, baselineActive: r.baselineActive,
+      });
+    }
+    for (const p of placements) {
+      let byInstance = this.instances.get(p.service);
+      if (!byInstance) this.instances.set(p.service, (byInstance = new Map()));
+      byInstance.set(p.instance, { version: p.version, flavor: p.flavor });
+    }
   }
 
   /**

@@ -22,6 +22,8 @@ import { type RunningService, startService } from '../app/service.js';
 import type { KafkaPipelineSettings } from '../app/pipeline.js';
 import type { NotificationLog } from '../notifiers/delivery.js';
 import { RedisNotificationLog } from '../state/redis.js';
+import { RedisCheckpointStore } from '../state/checkpoints.js';
+import type { CheckpointStore } from '../ingest/kafka.js';
 import { Redis } from 'ioredis';
 
 const brokers = (process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092').split(',');
@@ -49,9 +51,9 @@ function settings(partitions: number): KafkaPipelineSettings {
   };
 }
 
-async function serviceOn(kafkaSettings: KafkaPipelineSettings, notificationLog?: NotificationLog): Promise<RunningService> {
+async function serviceOn(kafkaSettings: KafkaPipelineSettings, notificationLog?: NotificationLog, checkpoints?: CheckpointStore): Promise<RunningService> {
   const config: VigilConfig = { ...DEFAULT_CONFIG, server: { ...DEFAULT_CONFIG.server, port: 0 } };
-  return startService({ config, logger: pino({ level: 'silent' }), channels: new Map(), kafka: kafkaSettings, notificationLog });
+  return startService({ config, logger: pino({ level: 'silent' }), channels: new Map(), kafka: kafkaSettings, notificationLog, checkpoints });
 }
 
 /** Every record of a topic, in offset order per partition, read from the start. */
@@ -257,6 +259,59 @@ describe('several instances in one consumer group', () => {
     } finally {
       await b?.close();
       await a.close();
+    }
+  }, 180_000);
+});
+
+describe('a partition whose start the topic no longer retains', () => {
+  const redis = new Redis(process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: 1 });
+  afterAll(async () => {
+    await redis.quit();
+  });
+
+  it('is rebuilt from its checkpoint: a regression still going on is not paged again, and its FAIL stays', async () => {
+    const s = settings(1);
+    const prefix = `vigil-test:${s.groupId}:`;
+    const log = (): NotificationLog => new RedisNotificationLog(redis, prefix);
+    const checkpoints = new RedisCheckpointStore(redis, prefix);
+    // v42 fails some minutes in and goes on failing to the end: its incident stays open.
+    const lines = renderScenario(catalogEntry('error-regression')!, 1).ndjson.split('\n').filter((l) => l !== '');
+    const produce = async (from: number, to: number): Promise<void> => {
+      for (let i = from; i < to; i += 5_000) {
+        await producer.send({ topic: s.topics.events, messages: lines.slice(i, Math.min(i + 5_000, to)).map((value) => ({ key: 'checkout', value })) });
+      }
+    };
+    const first = Math.floor(lines.length * 0.8);
+    const a = await serviceOn(s, log(), checkpoints);
+    try {
+      await produce(0, first);
+      await until('the first part consumed', () => a.stats().accepted === first, 90_000);
+      expect(a.decisions.incidents('open')).toHaveLength(1);
+      expect(a.decisions.verdict('checkout', 'v42')?.verdict).toBe('FAIL');
+    } finally {
+      await a.close();
+    }
+    // Retention takes everything but the last few minutes: the deploys and the failure are gone.
+    const admin = kafka.admin();
+    await admin.connect();
+    const kept = Math.floor(lines.length * 0.75);
+    // deleteTopicRecords needs the topic's metadata in the client first.
+    await admin.fetchTopicMetadata({ topics: [s.topics.events] });
+    await admin.deleteTopicRecords({ topic: s.topics.events, partitions: [{ partition: 0, offset: String(kept) }] });
+    await admin.disconnect();
+
+    const b = await serviceOn(s, log(), checkpoints);
+    try {
+      await produce(first, lines.length);
+      await until('the rest consumed', () => b.stats().accepted === lines.length - kept, 90_000);
+      const incidents = (await readAll(s.topics.incidents, Number.MAX_SAFE_INTEGER, 5_000)).map((r) => JSON.parse(r.value) as Decision);
+      expect(incidents.filter((d) => d.type === 'page'), JSON.stringify(incidents)).toHaveLength(1);
+      const verdicts = (await readAll(s.topics.verdicts, Number.MAX_SAFE_INTEGER, 5_000)).map((r) => JSON.parse(r.value) as Decision);
+      const v42 = verdicts.filter((d) => d.type === 'verdict' && d.version === 'v42').map((d) => (d.type === 'verdict' ? d.verdict : ''));
+      expect(v42.at(-1)).toBe('FAIL');
+      expect(v42.slice(v42.indexOf('FAIL'))).toEqual(['FAIL']);
+    } finally {
+      await b.close();
     }
   }, 180_000);
 });
