@@ -12,7 +12,8 @@ import type { VigilEvent } from '../rules/events.js';
 import { type Engine, type EngineStats, type ReleaseSeries, createEngine } from '../rules/engine.js';
 import type { RulesConfig } from '../rules/config.js';
 import { type EventBus, MemoryBus } from '../ingest/bus.js';
-import { type CheckpointStore, type KafkaTopics, KafkaBus, KafkaDecisionPublisher, KafkaEventSource } from '../ingest/kafka.js';
+import { randomUUID } from 'node:crypto';
+import { type CheckpointStore, type KafkaTopics, KafkaBus, KafkaDecisionPublisher, KafkaDecisionView, KafkaEventSource } from '../ingest/kafka.js';
 import { type NotificationLog, decisionId } from '../notifiers/delivery.js';
 
 /** What the service needs of its pipeline. */
@@ -59,6 +60,16 @@ class QuietClock {
 /** What both pipelines hand their decisions to. */
 export type DecisionHandler = (decisions: readonly Decision[]) => void;
 
+/**
+ * Where the decisions of a Kafka pipeline go: the ones this instance made (to notify, and
+ * its suppressions to remember), and what every instance published on the output topics
+ * (to remember, for an API that answers for all of them).
+ */
+export interface KafkaDecisionHandlers {
+  readonly made: DecisionHandler;
+  readonly published: DecisionHandler;
+}
+
 /** One engine in this process. */
 export function embeddedPipeline(config: RulesConfig, quietAfterMs: number, now: () => number, handle: DecisionHandler): Pipeline {
   const engine = createEngine(config, (d) => handle([d]));
@@ -102,7 +113,7 @@ const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 
 /** A consumer of the events topic in a group, one engine per partition held. */
 export async function kafkaPipeline(
-  config: RulesConfig, settings: KafkaPipelineSettings, quietAfterMs: number, now: () => number, handle: DecisionHandler, logger: Logger,
+  config: RulesConfig, settings: KafkaPipelineSettings, quietAfterMs: number, now: () => number, handle: KafkaDecisionHandlers, logger: Logger,
   log?: NotificationLog, checkpoints?: CheckpointStore,
 ): Promise<Pipeline> {
   const kafka = new Kafka({
@@ -130,10 +141,12 @@ export async function kafkaPipeline(
         throw err;
       }
       if (log) for (const d of fresh) await log.settle(`outputs|${decisionId(d)}`, 'delivered');
-      handle(decisions);
+      handle.made(decisions);
     },
     onEvents: (partition, events) => clock.note(partition, events, now()),
   });
+  const view = new KafkaDecisionView(kafka, settings.topics, `${settings.groupId}-${randomUUID()}`, handle.published, logger);
+  await view.start();
   await source.start();
   const engines = (): Engine[] => [...source.enginesHeld().values()];
   return {
@@ -152,6 +165,7 @@ export async function kafkaPipeline(
     tick: (wallMs) => source.advance((p) => clock.estimate(p, wallMs)),
     close: async () => {
       await source.stop();
+      await view.stop();
       await producer.disconnect();
     },
   };

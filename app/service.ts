@@ -76,10 +76,23 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       delivery.send(d);
     }
   };
+  // Scaled out, what the API shows of verdicts and incidents comes from the output topics,
+  // which hold every instance's; suppressions stay with the instance that made them.
+  const kafkaHandlers = {
+    made: (ds: readonly Decision[]): void => {
+      for (const d of ds) {
+        if (d.type === 'suppressed') decisions.apply(d);
+        delivery.send(d);
+      }
+    },
+    published: (ds: readonly Decision[]): void => {
+      for (const d of ds) decisions.apply(d);
+    },
+  };
   const quietAfterMs = config.server.quietAfterMs;
   const pipeline = options.kafka === undefined
     ? embeddedPipeline(config, quietAfterMs, now, handle)
-    : await kafkaPipeline(config, options.kafka, quietAfterMs, now, handle, logger, options.notificationLog, options.checkpoints);
+    : await kafkaPipeline(config, options.kafka, quietAfterMs, now, kafkaHandlers, logger, options.notificationLog, options.checkpoints);
 
   let ingested = 0;
   const rejectedByReason = new Map<string, number>();

@@ -80,6 +80,55 @@ export interface CheckpointStore {
   save(topic: string, partition: number, offset: bigint, checkpoint: EngineCheckpoint): Promise<boolean>;
 }
 
+/**
+ * Every instance's view of what all of them decided: the output topics read from their
+ * start by a consumer of this instance alone (its own group, nothing committed), so that
+ * the API of any instance answers for every service (a release tool polling verdicts
+ * behind a load balancer reaches any of them). Records that do not parse are skipped
+ * with a warning: the view is a reader, not an owner, of the topics.
+ */
+export class KafkaDecisionView {
+  private readonly consumer: Consumer;
+  private seen = 0;
+
+  constructor(
+    kafka: Kafka, private readonly topics: KafkaTopics, instanceId: string, private readonly onDecisions: (decisions: readonly Decision[]) => void,
+    private readonly logger: SourceLogger,
+  ) {
+    this.consumer = kafka.consumer({ groupId: `vigil-view-${instanceId}`, allowAutoTopicCreation: false });
+  }
+
+  /** Decisions taken into the view so far. */
+  count(): number {
+    return this.seen;
+  }
+
+  async start(): Promise<void> {
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topics: [this.topics.verdicts, this.topics.incidents], fromBeginning: true });
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatch: async ({ batch, heartbeat }) => {
+        const decisions: Decision[] = [];
+        for (const m of batch.messages) {
+          try {
+            decisions.push(JSON.parse(m.value?.toString('utf8') ?? '') as Decision);
+          } catch (err) {
+            this.logger.warn({ topic: batch.topic, partition: batch.partition, offset: m.offset, err: (err as Error).message }, 'a decision record that does not parse; left out of the view');
+          }
+        }
+        this.seen += decisions.length;
+        this.onDecisions(decisions);
+        await heartbeat();
+      },
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.consumer.disconnect();
+  }
+}
+
 /** Something to log to (a pino logger fits). */
 export interface SourceLogger {
   info(obj: object, msg: string): void;

@@ -208,6 +208,21 @@ function pagesOf(records: readonly { value: string }[]): Map<string, number> {
   return out;
 }
 
+/** What a replay of the same lines ends with: the last verdict of every version, by service/version, in the order they last changed. */
+function replayVerdicts(lines: readonly string[]): Record<string, string> {
+  const last = new Map<string, string>();
+  const engine = createEngine(DEFAULT_RULES, (d) => {
+    if (d.type !== 'verdict') return;
+    last.delete(`${d.service}/${d.version}`);
+    last.set(`${d.service}/${d.version}`, d.verdict);
+  });
+  for (const line of lines) {
+    const r = decodeLine(line);
+    if (r.ok) engine.push(r.event);
+  }
+  return Object.fromEntries(last);
+}
+
 /** What a replay of the same lines pages: service and versions of every page. */
 function replayPages(lines: readonly string[]): string[] {
   const pages: string[] = [];
@@ -256,6 +271,16 @@ describe('several instances in one consumer group', () => {
       const paged = all.map((r) => JSON.parse(r.value) as Decision).filter((d) => d.type === 'page').map((d) => (d.type === 'page' ? `${d.service} ${d.versions.join(',')}` : '')).sort();
       expect(paged, JSON.stringify(all.map((r) => JSON.parse(r.value) as Decision).filter((d) => d.type === "page"))).toEqual(expected);
       expect(records.length).toBeGreaterThan(0);
+      // Either instance's API answers for every service, whichever of them owns it.
+      const want = replayVerdicts(lines);
+      expect(Object.keys(want).length).toBeGreaterThan(1);
+      for (const instance of [a, b]) {
+        const finals = (): Record<string, string> => Object.fromEntries(instance.decisions.verdicts().map((v) => [`${v.service}/${v.version}`, v.verdict]));
+        await until('the view of every verdict', () => JSON.stringify(finals()) === JSON.stringify(want), 30_000).catch(() => undefined);
+        expect(finals()).toEqual(want);
+        const res = await fetch(`${instance.url}/v1/incidents?state=all`);
+        expect(((await res.json()) as { incidents: unknown[] }).incidents).toHaveLength(expected.length);
+      }
     } finally {
       await b?.close();
       await a.close();
