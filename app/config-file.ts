@@ -89,7 +89,11 @@ export const notifySchema = z.strictObject({
     attempts: z.number().int().min(1).max(20).default(5),
     baseMs: z.number().int().positive().default(500),
     maxWaitMs: z.number().int().positive().default(15_000),
-  }).default({ attempts: 5, baseMs: 500, maxWaitMs: 15_000 }),
+    /** Then on, every maxWaitMs or so, through an outage of the channel of up to this much waiting (0: give up after the attempts). */
+    outageMs: z.number().int().nonnegative().default(3_600_000),
+  }).default({ attempts: 5, baseMs: 500, maxWaitMs: 15_000, outageMs: 3_600_000 }),
+  /** On stop, how long notifications still under way may take before they are given up (and kept, with the reason). */
+  shutdownGraceMs: z.number().int().nonnegative().default(10_000),
 });
 
 /** Scaling out on Kafka: where the brokers are (KAFKA_BROKERS overrides), the group, the topics. */

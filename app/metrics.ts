@@ -97,6 +97,14 @@ export function serviceMetrics(sources: MetricSources): ServiceMetrics {
       for (const [partition, lag] of sources.lag()) this.set({ partition: String(partition) }, lag);
     },
   });
+  new Gauge({
+    name: 'vigil_notifications_pending', help: 'Notifications waiting for their channel or being tried now, by channel (they add up while a channel is down)',
+    labelNames: ['channel'], registers: [registry],
+    collect() {
+      this.reset();
+      for (const [channel, c] of Object.entries(sources.delivery().byChannel)) this.set({ channel }, c.pending);
+    },
+  });
   gauge('vigil_notification_failures_kept', 'Deliveries given up and kept for GET /v1/notifications', () => sources.failures().length);
 
   return {

@@ -153,7 +153,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
         // Requests in flight finish (their events reach the bus); new ones get a 503.
         await api.close();
         await pipeline.close();
-        await delivery.drain();
+        await delivery.close(config.notify.shutdownGraceMs);
         logger.info({ accepted: ingested, stats: pipeline.stats() }, 'stopped');
       })();
       return closing;

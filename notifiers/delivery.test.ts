@@ -3,7 +3,7 @@ import type { Decision, PageDecision, ResolveDecision, UpdateDecision, VerdictDe
 import { routingSchema } from '../rules/routing.js';
 import { Delivery, MemoryNotificationLog, type NotificationLog } from './delivery.js';
 import { type Notifier, NotifyError } from './notifier.js';
-import type { RetryClock } from './retry.js';
+import type { RetryClock, RetryPolicy } from './retry.js';
 
 /** A notifier whose attempts fail as scripted, one entry per attempt ('ok' once the script ends). */
 class ScriptedNotifier implements Notifier {
@@ -36,12 +36,36 @@ const update = (incident = 'inc-1', ts = '2026-11-22T12:01:00.000Z'): UpdateDeci
 const resolve = (incident = 'inc-1'): ResolveDecision => ({ type: 'resolve', ts: '2026-11-22T12:05:00.000Z', incident, service: 'shop', reason: 'rolled back' });
 const verdict: VerdictDecision = { type: 'verdict', ts: '2026-11-22T12:00:00.000Z', service: 'shop', version: 'v2', verdict: 'FAIL', reasons: ['5xx x8'] };
 
-function delivery(channels: Record<string, Notifier>, opts: { log?: NotificationLog; clock?: RetryClock; fallback?: string[]; routes?: unknown } = {}): Delivery {
+function delivery(
+  channels: Record<string, Notifier>, opts: { log?: NotificationLog; clock?: RetryClock; fallback?: string[]; routes?: unknown; retry?: RetryPolicy } = {},
+): Delivery {
   return new Delivery({
     channels: new Map(Object.entries(channels)), routing: routingSchema.parse({ routes: opts.routes ?? [] }), fallback: opts.fallback ?? ['a'],
     log: opts.log ?? new MemoryNotificationLog(), logger: quietLogger, clock: opts.clock ?? fakeClock(),
-    retry: { attempts: 4, baseMs: 100, maxWaitMs: 1_000 },
+    retry: opts.retry ?? { attempts: 4, baseMs: 100, maxWaitMs: 1_000 },
   });
+}
+
+/**
+ * A channel that is down (a 503, or a 429 asking for a minute) until its clock has moved
+ * past `upAtMs`, as a fake clock moves it: each wait of the delivery stage advances it.
+ */
+class OutageNotifier implements Notifier {
+  readonly told: Decision[] = [];
+  attempts = 0;
+  nowMs = 0;
+  constructor(readonly channel: string, private readonly upAtMs: number) {}
+  readonly clock: RetryClock = { sleep: (ms) => { this.nowMs += ms; return Promise.resolve(); }, random: () => 0.5 };
+  notify(d: Decision): Promise<void> {
+    this.attempts++;
+    if (this.nowMs < this.upAtMs) {
+      return Promise.reject(this.attempts % 2 === 0
+        ? new NotifyError(this.channel, 'HTTP 429', true, { status: 429, retryAfterMs: 60_000 })
+        : new NotifyError(this.channel, 'HTTP 503', true, { status: 503 }));
+    }
+    this.told.push(d);
+    return Promise.resolve();
+  }
 }
 
 describe('the delivery stage', () => {
@@ -132,6 +156,49 @@ describe('the delivery stage', () => {
     expect(pd.told.map((x) => x.type === 'verdict' && x.verdict)).toEqual(['FAIL']);
     expect(c.told.map((x) => x.type === 'verdict' && x.verdict)).toEqual(['PASS']);
     expect(d.stats().unknownChannel).toBe(1);
+  });
+
+  it('holds a channel\'s notifications through minutes of outage, then tells every one once, in order', async () => {
+    const slack = new OutageNotifier('slack', 7 * 60_000);
+    const d = delivery({ a: slack }, { clock: slack.clock, retry: { attempts: 5, baseMs: 500, maxWaitMs: 15_000, outageMs: 3_600_000 } });
+    const sent = [page('inc-1'), page('inc-2'), update('inc-1'), update('inc-2', '2026-11-22T12:03:00.000Z'), resolve('inc-1'), verdict];
+    for (const dec of sent) d.send(dec);
+    await d.drain();
+    expect(slack.nowMs).toBeGreaterThanOrEqual(7 * 60_000);
+    expect(slack.told).toEqual(sent);
+    expect(d.stats()).toMatchObject({ delivered: 6, failed: 0, pending: 0 });
+    expect(d.failures()).toEqual([]);
+  });
+
+  it('gives a notification up after the outage allowance, keeps it, and tells the next ones when the channel is back', async () => {
+    const mail = new OutageNotifier('email', 20 * 60_000);
+    const d = delivery({ a: mail }, { clock: mail.clock, retry: { attempts: 3, baseMs: 500, maxWaitMs: 15_000, outageMs: 10 * 60_000 } });
+    d.send(page('inc-1'));
+    d.send(update('inc-1'));
+    d.send(page('inc-2'));
+    await d.drain();
+    // The page waited out ten minutes, the update ten more: the channel was back for the second page.
+    expect(d.failures().map((f) => `${f.decision} ${f.incident ?? ''}`)).toEqual(['page inc-1', 'update inc-1']);
+    expect(mail.told.map((x) => `${x.type} ${'incident' in x ? x.incident : ''}`)).toEqual(['page inc-2']);
+  });
+
+  it('on close, lets what is under way finish within the grace, then gives up what a channel still refuses, with the reason', async () => {
+    const down = new ScriptedNotifier('slack', Array.from({ length: 1_000 }, () => new NotifyError('slack', 'HTTP 503', true, { status: 503 })));
+    const up = new ScriptedNotifier('email');
+    // Real waits, each a few milliseconds: a channel down for good would keep its queue an hour.
+    const d = new Delivery({
+      channels: new Map<string, Notifier>([['down', down], ['up', up]]), routing: routingSchema.parse({}), fallback: ['down'], log: new MemoryNotificationLog(),
+      logger: quietLogger, retry: { attempts: 2, baseMs: 5, maxWaitMs: 5, outageMs: 3_600_000 },
+    });
+    d.send(page('inc-1', ['down', 'up']));
+    d.send(update('inc-1'));
+    const started = Date.now();
+    await d.close(300);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(up.told.map((x) => x.type)).toEqual(['page', 'update']);
+    expect(d.failures().map((f) => f.decision)).toEqual(['page', 'update']);
+    expect(d.failures()[0]?.reason).toMatch(/^not delivered before the service stopped; down was still failing: slack: HTTP 503/);
+    expect(d.stats().pending).toBe(0);
   });
 
   it('survives a notifier that throws something that is not a NotifyError (a bug): not retried, kept', async () => {

@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import type { Decision } from '../rules/decisions.js';
 import { type RoutingConfig, channelsFor } from '../rules/routing.js';
 import type { Notifier } from './notifier.js';
-import { DEFAULT_RETRY, REAL_CLOCK, type RetryClock, type RetryPolicy, withRetry } from './retry.js';
+import { DEFAULT_RETRY, REAL_CLOCK, type RetryClock, type RetryPolicy, isRetriable, withRetry } from './retry.js';
 
 /** How one delivery ended. */
 export type DeliveryOutcome = 'delivered' | 'failed';
@@ -109,8 +109,10 @@ export interface DeliveryStats {
   duplicates: number;
   /** Decisions for channels that no notifier is configured for. */
   unknownChannel: number;
+  /** Notifications waiting for their channel or being tried now (behind a channel that keeps failing, they add up). */
+  pending: number;
   /** The same counts per channel name. */
-  byChannel: Record<string, { delivered: number; failed: number; retried: number; duplicates: number }>;
+  byChannel: Record<string, { delivered: number; failed: number; retried: number; duplicates: number; pending: number }>;
 }
 
 /** Failures kept for the API; the oldest are forgotten first. */
@@ -120,7 +122,9 @@ const FAILURES_KEPT = 1_000;
 export class Delivery {
   private readonly queues = new Map<string, Promise<void>>();
   private readonly failedDeliveries: FailedDelivery[] = [];
-  private readonly counters: DeliveryStats = { delivered: 0, failed: 0, retried: 0, duplicates: 0, unknownChannel: 0, byChannel: {} };
+  private readonly counters: DeliveryStats = { delivered: 0, failed: 0, retried: 0, duplicates: 0, unknownChannel: 0, pending: 0, byChannel: {} };
+  /** Aborted when the service stops: retries waiting out an outage give up at once. */
+  private readonly stopping = new AbortController();
   private readonly retry: RetryPolicy;
   private readonly clock: RetryClock;
   private readonly now: () => number;
@@ -160,6 +164,19 @@ export class Delivery {
     }
   }
 
+  /**
+   * Lets what was sent be delivered for up to `graceMs`, then stops retrying: what a
+   * channel still refuses is given up and kept, with the reason. Resolves once every queue
+   * has ended.
+   */
+  async close(graceMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.drain(), new Promise<void>((resolve) => { timer = setTimeout(resolve, graceMs); })]);
+    clearTimeout(timer);
+    this.stopping.abort();
+    await this.drain();
+  }
+
   /** Deliveries given up, most recent last. */
   failures(): readonly FailedDelivery[] {
     return [...this.failedDeliveries];
@@ -172,7 +189,7 @@ export class Delivery {
   }
 
   private channelCounters(name: string): DeliveryStats['byChannel'][string] {
-    return (this.counters.byChannel[name] ??= { delivered: 0, failed: 0, retried: 0, duplicates: 0 });
+    return (this.counters.byChannel[name] ??= { delivered: 0, failed: 0, retried: 0, duplicates: 0, pending: 0 });
   }
 
   private async channelsOf(d: Decision): Promise<readonly string[]> {
@@ -198,7 +215,13 @@ export class Delivery {
       return;
     }
     const previous = this.queues.get(name) ?? Promise.resolve();
-    this.queues.set(name, previous.then(() => this.deliver(name, notifier, d)));
+    const perChannel = this.channelCounters(name);
+    this.counters.pending++;
+    perChannel.pending++;
+    this.queues.set(name, previous.then(() => this.deliver(name, notifier, d)).finally(() => {
+      this.counters.pending--;
+      perChannel.pending--;
+    }));
   }
 
   private async deliver(name: string, notifier: Notifier, d: Decision): Promise<void> {
@@ -219,7 +242,7 @@ export class Delivery {
         this.counters.retried++;
         perChannel.retried++;
         this.options.logger.warn({ channel: name, decision: d.type, attempt: n, waitMs, err: describe(err) }, 'notification failed, retrying');
-      });
+      }, this.stopping.signal);
       await log.settle(key, 'delivered');
       this.counters.delivered++;
       perChannel.delivered++;
@@ -229,7 +252,9 @@ export class Delivery {
       this.counters.failed++;
       perChannel.failed++;
       this.options.onDelivered?.(name, 'failed', took());
-      const reason = describe(err);
+      const reason = this.stopping.signal.aborted && isRetriable(err)
+        ? `not delivered before the service stopped; ${name} was still failing: ${describe(err)}`
+        : describe(err);
       this.failedDeliveries.push({
         channel: name, decision: d.type, ts: d.ts, attempts, reason, failedAt: new Date(this.now()).toISOString(),
         ...('incident' in d && d.incident !== undefined ? { incident: d.incident } : {}),
