@@ -15,8 +15,19 @@ import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import type { AnomalyWindow, LabelledFile, Profile } from './scorer.js';
 
-/** Where the corpus lives beside the repository (read-only). */
-export const DEFAULT_NAB_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'shared', 'benchmarks', 'nab');
+/** The repository's root: the nearest directory above this module with a package.json (the same from bench/ and from dist/bench/). */
+export function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error(`no package.json above ${fileURLToPath(import.meta.url)}`);
+    dir = up;
+  }
+  return dir;
+}
+
+/** Where the corpus lives beside the repository (read-only): ../shared/benchmarks/nab. */
+export const DEFAULT_NAB_DIR = resolve(repoRoot(), '..', 'shared', 'benchmarks', 'nab');
 
 /** One data file: its labelled view for the scorer and its values for a detector. */
 export interface CorpusFile extends LabelledFile {
