@@ -68,8 +68,8 @@ export const DEFAULT_HISTORY_OPTIONS: HistoryOptions = {
   normHalfLife: 30,
   longHalfLife: 30,
   errorHalfLife: 200,
-  dayBins: 24,
-  rhythmHalfLife: 3,
+  dayBins: 96,
+  rhythmHalfLife: 6,
   episodePoints: 100,
   halfScoreSurprise: 4,
 };
@@ -100,7 +100,7 @@ export interface HistoryJudgment {
 }
 
 const DAY_MS = 86_400_000;
-const TESTS = 6;
+const TESTS = 7;
 
 /** A bounded sample of a statistic's recent values, kept sorted, with tail probabilities. */
 class TailModel {
@@ -206,6 +206,8 @@ class Predictor {
   level = Number.NaN;
   slowLevel = Number.NaN;
   error = Number.NaN;
+  private firstMs = Number.NaN;
+  private lastMs = Number.NaN;
 
   constructor(
     private readonly bins: number,
@@ -226,9 +228,9 @@ class Predictor {
     return Math.min(this.bins - 1, Math.floor((ofCycle / this.cycleMs) * this.bins));
   }
 
-  /** Whether it has been through the whole of its cycle at least once (a plain level always has). */
+  /** Whether it has been through its whole cycle once (a plain level always has). */
   get ready(): boolean {
-    return !Number.isNaN(this.level) && !Number.isNaN(this.error) && (this.bins === 0 || this.seen.every((n) => n > 0));
+    return !Number.isNaN(this.error) && (this.bins === 0 || this.lastMs - this.firstMs >= this.cycleMs);
   }
 
   expect(timeMs: number): number {
@@ -246,6 +248,8 @@ class Predictor {
   }
 
   learn(timeMs: number, value: number): void {
+    if (Number.isNaN(this.firstMs)) this.firstMs = timeMs;
+    this.lastMs = timeMs;
     const b = this.bin(timeMs);
     const known = b >= 0 && this.seen[b]! > 0;
     if (Number.isNaN(this.level)) {
@@ -259,7 +263,7 @@ class Predictor {
       this.slowLevel += this.slowRate * (deseasoned - this.slowLevel);
     }
     if (b < 0) return;
-    const deviation = value - this.level;
+    const deviation = value - this.slowLevel;
     if (!known) this.rhythm[b] = deviation;
     else this.rhythm[b]! += this.rhythmRate * (deviation - this.rhythm[b]!);
     this.seen[b]!++;
@@ -280,6 +284,8 @@ export class HistoryDetector {
   private readonly spreads: TailModel;
   private readonly drifts: TailModel;
   private readonly longSpreads: TailModel;
+  private readonly offRhythms: TailModel;
+  private offRhythm = 0;
   private readonly highs: TailModel;
   private readonly lows: TailModel;
   private readonly recentSurprise: Float64Array;
@@ -317,6 +323,7 @@ export class HistoryDetector {
     this.spreads = new TailModel(o.memory, o.tailFraction);
     this.drifts = new TailModel(o.memory, o.tailFraction);
     this.longSpreads = new TailModel(o.memory, o.tailFraction);
+    this.offRhythms = new TailModel(o.memory, o.tailFraction);
     this.highs = new TailModel(o.memory, o.tailFraction);
     this.lows = new TailModel(o.memory, o.tailFraction);
     this.recentSurprise = new Float64Array(o.episodePoints);
@@ -338,6 +345,11 @@ export class HistoryDetector {
     const rhythm = chosen !== this.predictors[0];
     const residual = value - expected;
     const offNorm = started ? value - chosen.expectNorm(timeMs) : 0;
+    // The best rhythm, whether or not it beats the plain level one step ahead: is this value usual for this time of day (week)?
+    let cyclic: Predictor | undefined;
+    for (const pr of this.predictors.slice(1)) if (pr.ready && (cyclic === undefined || pr.error < cyclic.error)) cyclic = pr;
+    const nextOffRhythm = cyclic === undefined ? 0 : this.offRhythm + this.recentRate * (value - cyclic.expectNorm(timeMs) - this.offRhythm);
+    const offRhythm = Math.abs(nextOffRhythm);
 
     const nextMean = this.recentMean + this.recentRate * (offNorm - this.recentMean);
     const nextSpread = this.recentSpread + this.recentRate * (Math.abs(residual) - this.recentSpread);
@@ -372,6 +384,7 @@ export class HistoryDetector {
       consider('spread', spread, this.spreads, this.spreads.upperP(spread));
       consider('shift', drift, this.drifts, this.drifts.upperP(drift));
       consider('spread', longSpread, this.longSpreads, this.longSpreads.upperP(longSpread));
+      if (cyclic !== undefined && this.offRhythms.count >= o.warmupPoints) consider('shift', offRhythm, this.offRhythms, this.offRhythms.upperP(offRhythm));
       consider('range', value, this.highs, 2 * Math.min(this.highs.upperP(value), this.lows.upperP(-value)));
       p = Math.min(1, p * TESTS);
       const surprise = p > 0 ? -Math.log10(p) : 300;
@@ -388,12 +401,14 @@ export class HistoryDetector {
       this.spreads.add(spread);
       this.drifts.add(drift);
       this.longSpreads.add(longSpread);
+      if (cyclic !== undefined) this.offRhythms.add(offRhythm);
     }
     if (started) {
       this.recentMean = nextMean;
       this.recentSpread = nextSpread;
       this.longMean = nextLongMean;
       this.longSpread = nextLongSpread;
+      this.offRhythm = nextOffRhythm;
     }
     this.highs.add(value);
     this.lows.add(-value);
