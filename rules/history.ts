@@ -1,33 +1,41 @@
 /**
  * The self-history detector: judges each new value of a series against that series' own
- * past, streaming, in bounded memory, deterministically (no clock: the series' own
- * timestamps are its only time).
+ * past, streaming, in bounded memory and deterministically (no clock: the series' own
+ * timestamps are its only time). It is the component that judges a version against its
+ * own history (its error ratio, its latency, slice by slice); NAB's corpus measures it.
  *
- * For every value it asks three questions, each against how the same question was
- * answered over the series' recent history (the last `memory` points):
+ * What a value is expected at comes from the best, by long-run mean absolute error, of
+ * three predictors: the recent level (an exponentially weighted mean), and that level
+ * plus the usual deviation at this time of day, or of week, learnt from the timestamps
+ * against the long-run level (the norm). A rhythm is trusted only once it has seen its
+ * whole cycle and only while it predicts better than the plain level, so a series
+ * without one is judged without one.
  *
- * - spike: how far is the value from what was expected of it (the one-step residual)?
- * - shift: how far has the recent mean of the residuals moved off zero (a level shift
- *   or a drift that the one-step expectation keeps lagging behind)?
- * - spread: how large is the recent mean absolute residual (a variance change)?
+ * Five questions are asked of every value, each against how the same question was
+ * answered over the last `memory` points of the series:
  *
- * What is expected of a value is the better, by its long-run mean absolute error, of two
- * predictors: the recent level (an exponentially weighted mean) and, for series with a
- * daily or weekly rhythm, the level plus the usual deviation at that time of day (and of
- * week), learnt from the series' own timestamps. A predictor that has not been better
- * than the plain level is not used, so a series without a rhythm is judged without one.
+ * - spike: how far is the value from what was expected of it?
+ * - shift: how far has the recent mean (half-life `longHalfLife`) moved off the norm:
+ *   a level shift or a drift that the one-step expectation keeps following?
+ * - spread: how large are the recent deviations from the expectation (same half-life):
+ *   a change of variance?
+ * - rhythm: how far are the last few values (half-life `recentHalfLife`) from what is
+ *   usual at this time of day or week, whichever rhythm fits best, whether or not it
+ *   beats the plain level one step ahead: a day that does not look like its weekday?
+ * - range: how far out of the values' own long-run distribution is the value (both
+ *   tails)?
  *
- * Each answer becomes a tail probability under that statistic's own long-run
- * distribution: the empirical distribution of its last `memory` values, with the upper
- * `tailFraction` modelled as a generalised Pareto tail (peaks over threshold, fitted by
- * moments), so that a value beyond everything seen still gets a finite, ordered
- * probability. The smallest of the three, corrected for looking three times, is the
- * point's p-value, and its surprise is -log10 of it.
+ * Each answer becomes a tail probability under that statistic's own history: the
+ * empirical distribution of its last `memory` values, its upper `tailFraction` modelled
+ * as a generalised Pareto tail (peaks over threshold, fitted by moments, never lighter
+ * than exponential), so that a value beyond all history still gets a finite probability
+ * ordered by how far beyond. The smallest of the five, times five (Bonferroni), is the
+ * point's p-value; its surprise is -log10 p.
  *
- * One episode, one signal: a point reports its surprise only when it is the most
- * surprising of the last `episodePoints`; the points after a peak that carry on the
- * same excursion report nothing new (score 0). What is reported is a score in [0, 1]
- * rising with the surprise, and what was unusual and by how much.
+ * One episode, one signal: a point reports only when it is the most surprising of the
+ * last `episodePoints`; the points that carry on an excursion already reported score 0.
+ * A reported point scores surprise / (surprise + halfScoreSurprise), in [0, 1).
+ * `describeJudgment` turns a judgment into a sentence with the numbers.
  */
 
 /** Settings of the self-history detector; one set serves every series. */
@@ -38,23 +46,23 @@ export interface HistoryOptions {
   readonly memory: number;
   /** The upper share of each distribution modelled as a generalised Pareto tail. */
   readonly tailFraction: number;
-  /** Half-life, in points, of the level a value is expected at. */
+  /** Half-life, in points, of the recent level a value is expected at. */
   readonly levelHalfLife: number;
-  /** Half-life, in points, of the residuals' recent mean (shift) and mean absolute value (spread). */
-  readonly recentHalfLife: number;
-  /** Half-life, in points, of the long-run level (the norm a value's deviation is measured from). */
+  /** Half-life, in points, of the long-run level (the norm). */
   readonly normHalfLife: number;
-  /** Half-life, in points, of the longer-scale mean and mean absolute value of the residuals. */
+  /** Half-life, in points, of the recent mean and mean absolute deviation (shift, spread). */
   readonly longHalfLife: number;
+  /** Half-life, in points, of the last few values' deviation from the rhythm (rhythm). */
+  readonly recentHalfLife: number;
   /** Half-life, in points, of each predictor's mean absolute error (which predictor is trusted). */
   readonly errorHalfLife: number;
-  /** Time-of-day bins of the daily rhythm (0: no rhythm is learnt). */
+  /** Time-of-day bins of the daily rhythm, seven times as many of the weekly one (0: no rhythm is learnt). */
   readonly dayBins: number;
   /** Half-life, in visits of a bin, of the rhythm learnt in it. */
   readonly rhythmHalfLife: number;
-  /** A point reports its surprise only when it is the largest of this many. */
+  /** A point reports only when it is the most surprising of this many. */
   readonly episodePoints: number;
-  /** The surprise (-log10 p) at which the score is 0.5. */
+  /** The surprise (-log10 p) at which a reported point's score is 0.5. */
   readonly halfScoreSurprise: number;
 }
 
@@ -64,9 +72,9 @@ export const DEFAULT_HISTORY_OPTIONS: HistoryOptions = {
   memory: 4000,
   tailFraction: 0.05,
   levelHalfLife: 1,
-  recentHalfLife: 3,
   normHalfLife: 30,
   longHalfLife: 30,
+  recentHalfLife: 3,
   errorHalfLife: 200,
   dayBins: 96,
   rhythmHalfLife: 6,
@@ -75,32 +83,35 @@ export const DEFAULT_HISTORY_OPTIONS: HistoryOptions = {
 };
 
 /** What was unusual about a point. */
-export type HistoryFinding = 'spike' | 'shift' | 'spread' | 'range';
+export type HistoryFinding = 'spike' | 'shift' | 'spread' | 'rhythm' | 'range';
+
+/** Which rhythm a value was expected by. */
+export type HistoryCycle = 'none' | 'day' | 'week';
 
 /** The judgment of one point. */
 export interface HistoryJudgment {
-  /** In [0, 1]; 0 while warming up, for an unremarkable point, and for the points that carry on an episode already reported. */
+  /** In [0, 1); 0 while warming up and for the points that carry on an episode already reported. */
   readonly score: number;
-  /** -log10 of the p-value, before the episode rule. */
+  /** -log10 of the p-value (0 while warming up). */
   readonly surprise: number;
-  /** The point's p-value: how often the series' own history was at least this unusual. */
+  /** How often the series' own history was at least this unusual, corrected for asking five questions. */
   readonly p: number;
-  /** Which question gave the smallest p-value. */
+  /** The question that gave the smallest p-value. */
   readonly finding: HistoryFinding;
   readonly value: number;
-  /** What the value was expected at, and whether the daily rhythm took part in expecting it. */
+  /** What the value was expected at, and by which rhythm. */
   readonly expected: number;
-  readonly rhythm: boolean;
-  /** The statistic of the finding, and its median over the history (same units). */
+  readonly cycle: HistoryCycle;
+  /** The finding's statistic, and its median over the history (same units: the series' own). */
   readonly statistic: number;
   readonly typical: number;
-  /** True for the first point of an episode at its peak so far; false for the points that carry one on. */
+  /** True when the point is the most surprising of its episode so far, and so reports. */
   readonly reported: boolean;
   readonly warmingUp: boolean;
 }
 
 const DAY_MS = 86_400_000;
-const TESTS = 7;
+const FINDINGS: readonly HistoryFinding[] = ['spike', 'shift', 'spread', 'rhythm', 'range'];
 
 /** A bounded sample of a statistic's recent values, kept sorted, with tail probabilities. */
 class TailModel {
@@ -204,7 +215,7 @@ class Predictor {
   private readonly rhythm: Float64Array;
   private readonly seen: Uint32Array;
   level = Number.NaN;
-  slowLevel = Number.NaN;
+  norm = Number.NaN;
   error = Number.NaN;
   private firstMs = Number.NaN;
   private lastMs = Number.NaN;
@@ -213,7 +224,7 @@ class Predictor {
     private readonly bins: number,
     private readonly cycleMs: number,
     private readonly levelRate: number,
-    private readonly slowRate: number,
+    private readonly normRate: number,
     private readonly rhythmRate: number,
     private readonly errorRate: number,
   ) {
@@ -239,7 +250,7 @@ class Predictor {
 
   /** The value expected from the long-run level (the norm), rather than the recent one. */
   expectNorm(timeMs: number): number {
-    return this.slowLevel + this.rhythmAt(timeMs);
+    return this.norm + this.rhythmAt(timeMs);
   }
 
   private rhythmAt(timeMs: number): number {
@@ -254,16 +265,16 @@ class Predictor {
     const known = b >= 0 && this.seen[b]! > 0;
     if (Number.isNaN(this.level)) {
       this.level = value;
-      this.slowLevel = value;
+      this.norm = value;
     } else {
       const err = Math.abs(value - this.expect(timeMs));
       this.error = Number.isNaN(this.error) ? err : this.error + this.errorRate * (err - this.error);
       const deseasoned = known ? value - this.rhythm[b]! : value;
       this.level += this.levelRate * (deseasoned - this.level);
-      this.slowLevel += this.slowRate * (deseasoned - this.slowLevel);
+      this.norm += this.normRate * (deseasoned - this.norm);
     }
     if (b < 0) return;
-    const deviation = value - this.slowLevel;
+    const deviation = value - this.norm;
     if (!known) this.rhythm[b] = deviation;
     else this.rhythm[b]! += this.rhythmRate * (deviation - this.rhythm[b]!);
     this.seen[b]!++;
@@ -276,26 +287,20 @@ class Predictor {
  */
 export class HistoryDetector {
   private readonly options: HistoryOptions;
-  private readonly recentRate: number;
   private readonly longRate: number;
-  private readonly predictors: Predictor[];
-  private readonly spikes: TailModel;
-  private readonly shifts: TailModel;
-  private readonly spreads: TailModel;
-  private readonly drifts: TailModel;
-  private readonly longSpreads: TailModel;
-  private readonly offRhythms: TailModel;
-  private offRhythm = 0;
+  private readonly recentRate: number;
+  private readonly predictors: readonly Predictor[];
+  private readonly cycles: readonly HistoryCycle[];
+  private readonly models: Readonly<Record<Exclude<HistoryFinding, 'range'>, TailModel>>;
   private readonly highs: TailModel;
   private readonly lows: TailModel;
   private readonly recentSurprise: Float64Array;
   private surpriseAt = 0;
   private points = 0;
   private lastTime = Number.NEGATIVE_INFINITY;
-  private recentMean = 0;
-  private recentSpread = 0;
   private longMean = 0;
   private longSpread = 0;
+  private offRhythm = 0;
 
   constructor(options: Partial<HistoryOptions> = {}) {
     this.options = { ...DEFAULT_HISTORY_OPTIONS, ...options };
@@ -303,29 +308,25 @@ export class HistoryDetector {
     for (const [key, v] of Object.entries(o)) {
       if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new Error(`history detector: ${key} must be a finite number >= 0, got ${String(v)}`);
     }
-    if (o.memory < 10) throw new Error(`history detector: memory must be at least 10 points, got ${o.memory}`);
+    if (o.memory < 10 || !Number.isInteger(o.memory)) throw new Error(`history detector: memory must be a whole number of at least 10 points, got ${o.memory}`);
     if (o.tailFraction <= 0 || o.tailFraction >= 0.5) throw new Error(`history detector: tailFraction must be in (0, 0.5), got ${o.tailFraction}`);
     if (o.episodePoints < 1 || !Number.isInteger(o.episodePoints)) throw new Error(`history detector: episodePoints must be a whole number >= 1, got ${o.episodePoints}`);
     if (!Number.isInteger(o.dayBins)) throw new Error(`history detector: dayBins must be a whole number, got ${o.dayBins}`);
-    const levelRate = decay(o.levelHalfLife);
-    const slowRate = decay(o.normHalfLife);
+    const rates = [decay(o.levelHalfLife), decay(o.normHalfLife), decay(o.rhythmHalfLife), decay(o.errorHalfLife)] as const;
     this.longRate = decay(o.longHalfLife);
-    const rhythmRate = decay(o.rhythmHalfLife);
-    const errorRate = decay(o.errorHalfLife);
     this.recentRate = decay(o.recentHalfLife);
-    this.predictors = [new Predictor(0, 1, levelRate, slowRate, rhythmRate, errorRate)];
+    const predictors = [new Predictor(0, 1, ...rates)];
+    const cycles: HistoryCycle[] = ['none'];
     if (o.dayBins > 0) {
-      this.predictors.push(new Predictor(o.dayBins, DAY_MS, levelRate, slowRate, rhythmRate, errorRate));
-      this.predictors.push(new Predictor(o.dayBins * 7, WEEK_MS, levelRate, slowRate, rhythmRate, errorRate));
+      predictors.push(new Predictor(o.dayBins, DAY_MS, ...rates), new Predictor(o.dayBins * 7, WEEK_MS, ...rates));
+      cycles.push('day', 'week');
     }
-    this.spikes = new TailModel(o.memory, o.tailFraction);
-    this.shifts = new TailModel(o.memory, o.tailFraction);
-    this.spreads = new TailModel(o.memory, o.tailFraction);
-    this.drifts = new TailModel(o.memory, o.tailFraction);
-    this.longSpreads = new TailModel(o.memory, o.tailFraction);
-    this.offRhythms = new TailModel(o.memory, o.tailFraction);
-    this.highs = new TailModel(o.memory, o.tailFraction);
-    this.lows = new TailModel(o.memory, o.tailFraction);
+    this.predictors = predictors;
+    this.cycles = cycles;
+    const model = (): TailModel => new TailModel(o.memory, o.tailFraction);
+    this.models = { spike: model(), shift: model(), spread: model(), rhythm: model() };
+    this.highs = model();
+    this.lows = model();
     this.recentSurprise = new Float64Array(o.episodePoints);
   }
 
@@ -337,77 +338,68 @@ export class HistoryDetector {
     this.lastTime = timeMs;
     const o = this.options;
 
-    // The trusted predictor: the one of least long-run error among those that know their cycle.
-    let chosen = this.predictors[0]!;
-    for (const pr of this.predictors) if (pr.ready && chosen.ready && pr.error < chosen.error) chosen = pr;
-    const started = chosen.ready;
-    const expected = started ? chosen.expect(timeMs) : value;
-    const rhythm = chosen !== this.predictors[0];
+    // The trusted predictor, and the best-fitting rhythm (trusted or not).
+    let chosen = 0;
+    let rhythmic = -1;
+    for (let i = 1; i < this.predictors.length; i++) {
+      const pr = this.predictors[i]!;
+      if (!pr.ready) continue;
+      if (this.predictors[chosen]!.ready && pr.error < this.predictors[chosen]!.error) chosen = i;
+      if (rhythmic < 0 || pr.error < this.predictors[rhythmic]!.error) rhythmic = i;
+    }
+    const predictor = this.predictors[chosen]!;
+    const started = predictor.ready;
+    const expected = started ? predictor.expect(timeMs) : value;
     const residual = value - expected;
-    const offNorm = started ? value - chosen.expectNorm(timeMs) : 0;
-    // The best rhythm, whether or not it beats the plain level one step ahead: is this value usual for this time of day (week)?
-    let cyclic: Predictor | undefined;
-    for (const pr of this.predictors.slice(1)) if (pr.ready && (cyclic === undefined || pr.error < cyclic.error)) cyclic = pr;
-    const nextOffRhythm = cyclic === undefined ? 0 : this.offRhythm + this.recentRate * (value - cyclic.expectNorm(timeMs) - this.offRhythm);
-    const offRhythm = Math.abs(nextOffRhythm);
-
-    const nextMean = this.recentMean + this.recentRate * (offNorm - this.recentMean);
-    const nextSpread = this.recentSpread + this.recentRate * (Math.abs(residual) - this.recentSpread);
+    const offNorm = started ? value - predictor.expectNorm(timeMs) : 0;
     const nextLongMean = this.longMean + this.longRate * (offNorm - this.longMean);
     const nextLongSpread = this.longSpread + this.longRate * (Math.abs(residual) - this.longSpread);
-    const spike = Math.abs(residual);
-    const shift = Math.abs(nextMean);
-    const spread = nextSpread;
-    const drift = Math.abs(nextLongMean);
-    const longSpread = nextLongSpread;
+    const nextOffRhythm = rhythmic < 0 ? 0 : this.offRhythm + this.recentRate * (value - this.predictors[rhythmic]!.expectNorm(timeMs) - this.offRhythm);
+    const statistics: Record<HistoryFinding, number> = {
+      spike: Math.abs(residual),
+      shift: Math.abs(nextLongMean),
+      spread: nextLongSpread,
+      rhythm: Math.abs(nextOffRhythm),
+      range: value,
+    };
+    const cycle = this.cycles[chosen]!;
 
-    const warmingUp = !started || this.points < o.warmupPoints;
     let judgment: HistoryJudgment;
-    if (warmingUp) {
-      judgment = { score: 0, surprise: 0, p: 1, finding: 'spike', value, expected, rhythm, statistic: spike, typical: Number.NaN, reported: false, warmingUp: true };
+    if (!started || this.points < o.warmupPoints) {
+      judgment = { score: 0, surprise: 0, p: 1, finding: 'spike', value, expected, cycle, statistic: statistics.spike, typical: Number.NaN, reported: false, warmingUp: true };
       this.pushSurprise(0);
     } else {
       let finding: HistoryFinding = 'spike';
       let p = 1;
-      let statistic = spike;
-      let typical = Number.NaN;
-      const consider = (name: HistoryFinding, stat: number, model: TailModel, pi: number): void => {
+      for (const name of FINDINGS) {
+        let pi: number;
+        if (name === 'range') pi = 2 * Math.min(this.highs.upperP(value), this.lows.upperP(-value));
+        else if (name === 'rhythm' && (rhythmic < 0 || this.models.rhythm.count < o.warmupPoints)) continue;
+        else pi = this.models[name].upperP(statistics[name]);
         if (pi < p) {
           p = pi;
           finding = name;
-          statistic = stat;
-          typical = model.median();
         }
-      };
-      consider('spike', spike, this.spikes, this.spikes.upperP(spike));
-      consider('shift', shift, this.shifts, this.shifts.upperP(shift));
-      consider('spread', spread, this.spreads, this.spreads.upperP(spread));
-      consider('shift', drift, this.drifts, this.drifts.upperP(drift));
-      consider('spread', longSpread, this.longSpreads, this.longSpreads.upperP(longSpread));
-      if (cyclic !== undefined && this.offRhythms.count >= o.warmupPoints) consider('shift', offRhythm, this.offRhythms, this.offRhythms.upperP(offRhythm));
-      consider('range', value, this.highs, 2 * Math.min(this.highs.upperP(value), this.lows.upperP(-value)));
-      p = Math.min(1, p * TESTS);
+      }
+      p = Math.min(1, p * FINDINGS.length);
       const surprise = p > 0 ? -Math.log10(p) : 300;
       const reported = surprise > this.maxRecentSurprise();
       this.pushSurprise(surprise);
+      const typical = finding === 'range' ? this.highs.median() : this.models[finding].median();
       const score = reported ? surprise / (surprise + o.halfScoreSurprise) : 0;
-      judgment = { score, surprise, p, finding, value, expected, rhythm, statistic, typical, reported, warmingUp: false };
+      judgment = { score, surprise, p, finding, value, expected, cycle, statistic: statistics[finding], typical, reported, warmingUp: false };
     }
 
     // Learn from the value.
     if (started) {
-      this.spikes.add(spike);
-      this.shifts.add(shift);
-      this.spreads.add(spread);
-      this.drifts.add(drift);
-      this.longSpreads.add(longSpread);
-      if (cyclic !== undefined) this.offRhythms.add(offRhythm);
-    }
-    if (started) {
-      this.recentMean = nextMean;
-      this.recentSpread = nextSpread;
+      this.models.spike.add(statistics.spike);
+      this.models.shift.add(statistics.shift);
+      this.models.spread.add(statistics.spread);
       this.longMean = nextLongMean;
       this.longSpread = nextLongSpread;
+    }
+    if (rhythmic >= 0) {
+      this.models.rhythm.add(statistics.rhythm);
       this.offRhythm = nextOffRhythm;
     }
     this.highs.add(value);
@@ -436,4 +428,42 @@ export function judgeSeries(timesMs: ArrayLike<number>, values: ArrayLike<number
   const out: HistoryJudgment[] = [];
   for (let i = 0; i < values.length; i++) out.push(detector.judge(timesMs[i]!, values[i]!));
   return out;
+}
+
+function number(v: number): string {
+  if (!Number.isFinite(v)) return String(v);
+  const a = Math.abs(v);
+  if (a !== 0 && (a >= 1e6 || a < 1e-3)) return v.toPrecision(3);
+  return String(Number(v.toPrecision(4)));
+}
+
+function pValue(p: number): string {
+  return p >= 0.001 ? p.toFixed(3) : p.toExponential(1);
+}
+
+/**
+ * One sentence a person reads: what was unusual, by how much, against what history.
+ * `subject` names the series (for example `5xx ratio of checkout v42`).
+ */
+export function describeJudgment(j: HistoryJudgment, subject = 'the series'): string {
+  if (j.warmingUp) return `${subject}: ${number(j.value)}, still learning its history`;
+  const times = j.typical > 0 ? `, ${number(j.statistic / j.typical)}x its usual ${number(j.typical)}` : '';
+  const when = j.cycle === 'day' ? ' for this time of day' : j.cycle === 'week' ? ' for this time of the week' : '';
+  const chance = `(p ${pValue(j.p)} against its own history)`;
+  switch (j.finding) {
+    case 'spike':
+      return `${subject} is ${number(j.value)} where ${number(j.expected)} was expected${when}: off by ${number(j.statistic)}${times} ${chance}`;
+    case 'shift':
+      return `${subject} has moved: its recent mean is ${number(j.statistic)} off its norm${times} ${chance}`;
+    case 'spread':
+      return `${subject} has become erratic: recent values stray ${number(j.statistic)} from what was expected on average${times} ${chance}`;
+    case 'rhythm':
+      return `${subject} breaks its rhythm: the last values are ${number(j.statistic)} off what is usual at this time${times} ${chance}`;
+    case 'range':
+      return `${subject} is ${number(j.value)}, outside its usual range (median ${number(j.typical)}) ${chance}`;
+    default: {
+      const never: never = j.finding;
+      return never;
+    }
+  }
 }
