@@ -132,6 +132,11 @@ class TailModel {
     return this.size;
   }
 
+  /** Numbers held: each kept value once in arrival order and once sorted. */
+  get retained(): number {
+    return 2 * this.size;
+  }
+
   /** The median of the kept values. */
   median(): number {
     if (this.size === 0) return Number.NaN;
@@ -230,6 +235,11 @@ class Predictor {
   ) {
     this.rhythm = new Float64Array(bins);
     this.seen = new Uint32Array(bins);
+  }
+
+  /** Numbers held: the rhythm and its visit counts, and five scalars. */
+  get retained(): number {
+    return 2 * this.bins + 5;
   }
 
   /** The bin of a time in the cycle; -1 without one. */
@@ -407,6 +417,18 @@ export class HistoryDetector {
     for (const pr of this.predictors) pr.learn(timeMs, value);
     this.points++;
     return judgment;
+  }
+
+  /**
+   * How many numbers the detector holds now: the kept samples of its statistics, the
+   * rhythms, the episode's recent surprises and its running means. It grows until the
+   * samples are `memory` long and then stays.
+   */
+  retainedNumbers(): number {
+    let n = this.highs.retained + this.lows.retained + this.recentSurprise.length + 3;
+    for (const m of Object.values(this.models)) n += m.retained;
+    for (const pr of this.predictors) n += pr.retained;
+    return n;
   }
 
   private pushSurprise(s: number): void {
