@@ -164,6 +164,7 @@ describe('the self-history detector', () => {
     expect(() => new HistoryDetector({ memory: 5 })).toThrow(/memory must be/);
     expect(() => new HistoryDetector({ tailFraction: 0.7 })).toThrow(/tailFraction must be in/);
     expect(() => new HistoryDetector({ episodePoints: 0 })).toThrow(/episodePoints/);
+    expect(() => new HistoryDetector({ memroy: 100 } as never)).toThrow(/unknown setting memroy/);
     expect(() => judgeSeries([1, 2], [1])).toThrow(/2 times for 1 values/);
   });
 });

@@ -316,6 +316,7 @@ export class HistoryDetector {
     this.options = { ...DEFAULT_HISTORY_OPTIONS, ...options };
     const o = this.options;
     for (const [key, v] of Object.entries(o)) {
+      if (!(key in DEFAULT_HISTORY_OPTIONS)) throw new Error(`history detector: unknown setting ${key} (known: ${Object.keys(DEFAULT_HISTORY_OPTIONS).join(', ')})`);
       if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new Error(`history detector: ${key} must be a finite number >= 0, got ${String(v)}`);
     }
     if (o.memory < 10 || !Number.isInteger(o.memory)) throw new Error(`history detector: memory must be a whole number of at least 10 points, got ${o.memory}`);
