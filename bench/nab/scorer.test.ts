@@ -6,6 +6,12 @@
  * (a constant score) must give its tables; and every published detector's Totals must
  * normalise to its final score.
  *
+ * Only ARTime's per-row results are in the published set; the other detectors come with
+ * their score tables alone, written by NAB's earlier scorer (their thresholds are its
+ * hill-climber's, their Total_Count counts the probationary rows too). So ARTime is the
+ * row-by-row check, the null detector (a constant score by definition) a second one, and
+ * for the others their totals and the normalisation are checked.
+ *
  * Tolerances: 1e-9 on raw and final scores (sums of a few hundred floating-point terms,
  * added in another order than NAB adds them); counts and thresholds exactly.
  */

@@ -1,6 +1,7 @@
 /**
- * The Numenta Anomaly Benchmark's scoring rules (NAB 1.1, the rules its current
- * scoreboard was computed with), pure and in one place:
+ * The Numenta Anomaly Benchmark's scoring rules as its current scorer applies them (the
+ * threshold sweep that scored ARTime, the newest entry of the published scoreboard), pure
+ * and in one place:
  *
  * - Each labelled anomaly has a window around it (combined_windows.json). A detection is
  *   a row whose anomaly score is at or above the threshold.
