@@ -238,6 +238,29 @@ export function listDetectors(resultsDir: string): string[] {
     .sort();
 }
 
+/** One file's (or the Totals row's) line of a score table to write. */
+export interface ScoreTableRow {
+  readonly path: string;
+  readonly threshold: number;
+  readonly score: number;
+  readonly tp: number;
+  readonly tn: number;
+  readonly fp: number;
+  readonly fn: number;
+  readonly total: number;
+}
+
+/** Writes `<detector>_<profile>_scores.csv` as NAB does: one row per file, then Totals. */
+export function writeScoreTable(resultsDir: string, detector: string, profile: string, files: readonly ScoreTableRow[], totals: ScoreTableRow): string {
+  const full = join(resultsDir, detector, `${detector}_${profile}_scores.csv`);
+  mkdirSync(dirname(full), { recursive: true });
+  const rows: (string | number)[][] = [['Detector', 'Profile', 'File', 'Threshold', 'Score', 'TP', 'TN', 'FP', 'FN', 'Total_Count']];
+  for (const f of files) rows.push([detector, profile, f.path, f.threshold, f.score, f.tp, f.tn, f.fp, f.fn, f.total]);
+  rows.push(['Totals', '', '', '', totals.score, totals.tp, totals.tn, totals.fp, totals.fn, totals.total]);
+  writeFileSync(full, stringify(rows));
+  return full;
+}
+
 /** Writes a detector's per-row results in NAB's format: timestamp, value, anomaly_score, label (1 inside a window). */
 export function writeResults(resultsDir: string, detector: string, file: CorpusFile, anomalyScores: ArrayLike<number>, extra?: { readonly header: readonly string[]; readonly rows: readonly (readonly string[])[] }): string {
   const full = join(resultsDir, detector, resultsPath(detector, file.path));

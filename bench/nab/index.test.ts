@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadCorpus, loadResults } from './corpus.js';
+import { loadCorpus, loadResults, loadScoreTable } from './corpus.js';
 import { nabSvg, nabTable, PROFILES, runNab, VIGIL_DETECTOR, type NabSummary } from './index.js';
 import { placeFile, scoreProfile } from './scorer.js';
 
@@ -33,7 +33,7 @@ describe('runNab', () => {
     for (const p of PROFILES) expect(summary.vigil[p].detectedWindows).toBeLessThanOrEqual(summary.vigil[p].scoredWindows);
   });
 
-  it('writes per-row results in NAB\'s format that score the same when read back', () => {
+  it('writes per-row results and score tables in NAB\'s format that score the same when read back', () => {
     const corpus = loadCorpus();
     const scores = loadResults(corpus, dir, VIGIL_DETECTOR);
     const files = corpus.files.map((f, i) => ({ placed: placeFile(f), anomalyScores: scores[i]! }));
@@ -41,6 +41,10 @@ describe('runNab', () => {
       const again = scoreProfile(files, corpus.profiles.find((x) => x.name === p)!, corpus.labelledWindows);
       expect(again.score).toBeCloseTo(summary.vigil[p].score, 9);
       expect(again.threshold).toBe(summary.vigil[p].threshold);
+      const table = loadScoreTable(dir, VIGIL_DETECTOR, p);
+      expect(table.files).toHaveLength(58);
+      expect(table.totals.score).toBeCloseTo(summary.vigil[p].raw, 9);
+      expect(table.totals.fp).toBe(summary.vigil[p].falsePositives);
     }
   });
 

@@ -3,7 +3,8 @@
  * for the results page and the `bench:nab` command.
  *
  * - `runNab(options?)` runs the detector over every corpus file (one parameter set for
- *   all), writes the per-row results in NAB's format under `.local/nab/results/vigil/`
+ *   all), writes the per-row results and the per-file score tables in NAB's format
+ *   under `.local/nab/results/vigil/`
  *   (with `writeResults: false`, nothing is written), scores them under the three
  *   profiles with this directory's scorer (scorer.ts, checked against NAB's published
  *   numbers in scorer.test.ts) and places Vigil among the published detectors of
@@ -19,7 +20,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DEFAULT_HISTORY_OPTIONS, HistoryDetector, type HistoryFinding, type HistoryOptions } from '../../rules/history.js';
 import { describeMachine, machineInfo } from '../harness.js';
-import { DEFAULT_NAB_DIR, loadCorpus, loadFinalResults, repoRoot, writeResults } from './corpus.js';
+import { DEFAULT_NAB_DIR, loadCorpus, loadFinalResults, repoRoot, writeResults, writeScoreTable } from './corpus.js';
 import { placeFile, scoreProfile, type ProfileResult, type ScoredFile } from './scorer.js';
 
 /** The name Vigil's results are filed under, as NAB names its detectors. */
@@ -113,7 +114,9 @@ export async function runNab(options: NabRunOptions = {}): Promise<NabSummary> {
   for (const name of PROFILES) {
     const profile = corpus.profiles.find((p) => p.name === name);
     if (profile === undefined) throw new Error(`${nabDir}/config/profiles.json: no profile ${name}`);
-    results.set(name, scoreProfile(scored, profile, corpus.labelledWindows));
+    const result = scoreProfile(scored, profile, corpus.labelledWindows);
+    results.set(name, result);
+    if (resultsDir !== undefined) writeScoreTable(resultsDir, VIGIL_DETECTOR, name, result.files, { path: '', ...result.totals });
   }
 
   const vigil = Object.fromEntries(

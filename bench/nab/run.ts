@@ -4,9 +4,9 @@
  *   node dist/bench/nab/run.js [--no-write] [--options JSON]
  *
  * Runs the detector over the 58 corpus files with one parameter set, writes per-row
- * results in NAB's format under .local/nab/results/vigil/ (not with --no-write), scores
- * them under NAB's three profiles and prints the scoreboard with Vigil's place among the
- * published detectors. `--options` overrides detector settings (rules/history.ts), for
+ * results and score tables in NAB's format under .local/nab/results/vigil/ (not with
+ * --no-write), scores them under NAB's three profiles and prints the scoreboard with
+ * Vigil's place among the published detectors. `--options` overrides detector settings (rules/history.ts), for
  * studying their effect; the figures in the README come from the defaults.
  */
 import { nabTable, PROFILES, runNab } from './index.js';
