@@ -128,6 +128,7 @@ class TailModel {
     this.sorted = new Float64Array(capacity);
   }
 
+  /** How many values are kept. */
   get count(): number {
     return this.size;
   }
@@ -174,6 +175,7 @@ class TailModel {
     return q * Math.pow(1 + (xi * excess) / sigma, -1 / xi);
   }
 
+  /** Keeps a value, forgetting the oldest once `capacity` are kept. */
   add(v: number): void {
     if (this.size === this.capacity) {
       const old = this.ring[this.next]!;
@@ -205,6 +207,7 @@ class TailModel {
   }
 }
 
+/** The weight of each new point in an exponentially weighted mean with this half-life (in points). */
 function decay(halfLife: number): number {
   return 1 - Math.pow(0.5, 1 / Math.max(halfLife, 1e-9));
 }
@@ -254,6 +257,7 @@ class Predictor {
     return !Number.isNaN(this.error) && (this.bins === 0 || this.lastMs - this.firstMs >= this.cycleMs);
   }
 
+  /** The value expected one step ahead: the recent level plus the rhythm at this time. */
   expect(timeMs: number): number {
     return this.level + this.rhythmAt(timeMs);
   }
@@ -268,6 +272,7 @@ class Predictor {
     return b >= 0 && this.seen[b]! > 0 ? this.rhythm[b]! : 0;
   }
 
+  /** Learns a value: its error, the levels (with the rhythm taken out), then the rhythm's bin against the norm. */
   learn(timeMs: number, value: number): void {
     if (Number.isNaN(this.firstMs)) this.firstMs = timeMs;
     this.lastMs = timeMs;
