@@ -404,12 +404,28 @@ export class AlertBook {
     // Most recently changed last, so the oldest is the first to forget.
     this.flaps.delete(a.fingerprint);
     this.flaps.set(a.fingerprint, f);
-    if (f.heldSinceTs === undefined && f.changes.length >= this.cfg.flap.transitions) f.heldSinceTs = ts;
+    if (f.changes.length >= this.cfg.flap.transitions) {
+      f.heldSinceTs ??= ts;
+    } else {
+      f.heldSinceTs = undefined;
+      f.paged = false;
+    }
+  }
+
+  /** Whether the alert changed state often enough lately to count as flapping at `at`. */
+  private flapping(fingerprint: Fingerprint, at: number): FlapHistory | undefined {
+    const f = this.flaps.get(fingerprint);
+    if (f?.heldSinceTs === undefined) return undefined;
+    let recent = 0;
+    for (const t of f.changes) if (t > at - this.cfg.flap.windowMs) recent++;
+    return recent >= this.cfg.flap.transitions ? f : undefined;
   }
 
   /** Whether the alert counts as firing at `at`: not resolved, not ended, not gone quiet past the resolve timeout. */
   private firingAt(h: HeldAlert, at: number): boolean {
     const a = h.alert;
+    // A flapping alert keeps its group open between its episodes: each would otherwise be a new page.
+    if (this.flapping(a.fingerprint, at)) return true;
     if (a.status !== 'firing') return false;
     if (a.endsAt !== undefined && a.endsAt > a.startsAt && a.endsAt <= at) return false;
     return a.endsAt !== undefined && a.endsAt > at ? true : at - h.lastSeenTs < this.cfg.resolveTimeoutMs;
@@ -422,7 +438,7 @@ export class AlertBook {
 
   /** Why a firing alert does not page now, if it does not. */
   private muteOf(a: Alert, at: number, firing: readonly Alert[]): Mute | undefined {
-    const f = this.flaps.get(a.fingerprint);
+    const f = this.flapping(a.fingerprint, at);
     if (f?.heldSinceTs !== undefined && !f.paged) {
       if (at < f.heldSinceTs + this.cfg.flap.holdMs) {
         return { why: 'flapping', detail: `changed state ${f.changes.length} times within ${Math.round(this.cfg.flap.windowMs / 60_000)} min; held until ${isoTime(f.heldSinceTs + this.cfg.flap.holdMs)}` };
@@ -518,8 +534,8 @@ export class AlertBook {
     for (const a of active) {
       if (g.toldAlerts.has(a.fingerprint)) continue;
       g.toldAlerts.add(a.fingerprint);
-      const f = this.flaps.get(a.fingerprint);
-      if (f?.heldSinceTs !== undefined) f.paged = true;
+      const f = this.flapping(a.fingerprint, at);
+      if (f) f.paged = true;
       fresh.push(a);
       if (g.toldProblems.has(a.problem)) continue;
       g.toldProblems.add(a.problem);

@@ -459,7 +459,11 @@ class EventTimeEngine implements Engine {
   // ---- watermark: close slices, evaluate, apply lifecycle changes in event time
 
   private advance(watermark: number, final = false): void {
-    if (Number.isNaN(this.closedSlot)) return;
+    if (Number.isNaN(this.closedSlot)) {
+      // A stream of alerts alone has no slices, but its timers still run on the watermark.
+      this.alerts.advance(watermark);
+      return;
+    }
     const target = Math.floor(watermark / this.sliceMs) - 1;
     if (target <= this.closedSlot) {
       this.applyLifecycle(watermark);
