@@ -15,7 +15,11 @@ export interface IncidentView {
   readonly release?: string;
   readonly severity: Severity;
   readonly signals: readonly string[];
+  /** What the page said: the incident's headline, kept as updates arrive. */
   readonly summary: string;
+  /** What the latest update said, when there was one. */
+  readonly latest?: string;
+  /** The page's reasons, then each update's new ones, without repeats (at most 50). */
   readonly reasons: readonly string[];
   readonly channels: readonly string[];
   readonly openedAt: string;
@@ -65,6 +69,8 @@ const HISTORY_KEPT = 50;
 const SUPPRESSED_KEPT = 500;
 /** Alerts listed per incident. */
 const ALERTS_PER_INCIDENT = 200;
+/** Reasons listed per incident. */
+const REASONS_PER_INCIDENT = 50;
 /** Suppressed records listed per incident. */
 const SUPPRESSED_PER_INCIDENT = 100;
 
@@ -107,7 +113,7 @@ export class MemoryDecisions implements DecisionReader {
         const i = this.byIncident.get(d.incident);
         if (!i) break;
         this.byIncident.set(d.incident, {
-          ...i, versions: d.versions, signals: d.signals, summary: d.summary, reasons: d.reasons ?? i.reasons,
+          ...i, versions: d.versions, signals: d.signals, latest: d.summary, reasons: [...new Set([...i.reasons, ...(d.reasons ?? [])])].slice(0, REASONS_PER_INCIDENT),
           updatedAt: d.ts, updates: i.updates + 1, alerts: d.alerts ? [...i.alerts, ...d.alerts].slice(0, ALERTS_PER_INCIDENT) : i.alerts,
         });
         break;
