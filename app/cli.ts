@@ -238,6 +238,7 @@ async function runCommand(flags: RunFlags): Promise<number> {
     shared = redisUrl === undefined || redisUrl === '' ? undefined : await redisState(redisUrl, `vigil:${config.kafka.groupId}:`);
     service = await startService({
       config, logger, channels, retry: config.notify.retry, apiToken: token, kafka, notificationLog: shared?.log, checkpoints: shared?.checkpoints,
+      silences: shared?.silences, env: process.env,
     });
   } catch (err) {
     await shared?.close();
@@ -280,10 +281,11 @@ async function runCommand(flags: RunFlags): Promise<number> {
  * and two deployments on one Redis do not silence each other.
  */
 async function redisState(url: string, prefix: string): Promise<{
-  log: import('../notifiers/delivery.js').NotificationLog; checkpoints: import('../ingest/kafka.js').CheckpointStore; close: () => Promise<void>;
+  log: import('../notifiers/delivery.js').NotificationLog; checkpoints: import('../ingest/kafka.js').CheckpointStore;
+  silences: import('../rules/silences.js').SilenceStore; close: () => Promise<void>;
 }> {
-  const [{ Redis }, { RedisNotificationLog }, { RedisCheckpointStore }] = await Promise.all([
-    import('ioredis'), import('../state/redis.js'), import('../state/checkpoints.js'),
+  const [{ Redis }, { RedisNotificationLog }, { RedisCheckpointStore }, { RedisSilenceStore }] = await Promise.all([
+    import('ioredis'), import('../state/redis.js'), import('../state/checkpoints.js'), import('../state/silences.js'),
   ]);
   const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 3 });
   try {
@@ -291,7 +293,10 @@ async function redisState(url: string, prefix: string): Promise<{
   } catch (err) {
     throw new ListenError(`cannot reach Redis at REDIS_URL (${(err as Error).message})`, err);
   }
-  return { log: new RedisNotificationLog(redis, prefix), checkpoints: new RedisCheckpointStore(redis, prefix), close: async () => { await redis.quit(); } };
+  return {
+    log: new RedisNotificationLog(redis, prefix), checkpoints: new RedisCheckpointStore(redis, prefix), silences: new RedisSilenceStore(redis, prefix),
+    close: async () => { await redis.quit(); },
+  };
 }
 
 /** The service could not take its address. */

@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { rulesSchema } from '../rules/config.js';
+import { webhooksSchema } from './webhooks.js';
 import { releaseToolsSchema } from './release-tools.js';
 import { InputError } from '../ingest/lines.js';
 
@@ -122,6 +123,7 @@ export const configSchema = rulesSchema.extend({
   server: serverSchema.default(serverSchema.parse({})),
   log: logSchema.default(logSchema.parse({})),
   notify: notifySchema.default(notifySchema.parse({})),
+  webhooks: webhooksSchema.default(() => webhooksSchema.parse({})),
 });
 
 /** Settings after defaults are applied; a superset of the judge's own. */

@@ -86,7 +86,8 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       // Probes of liveness and readiness carry no credentials.
       // Flagger's webhooks cannot send headers: they carry the token in their metadata, checked by the release-tools routes.
       // The dashboard's files hold no data (the page asks for the token and sends it with every API call).
-      if (req.url === '/healthz' || req.url === '/readyz' || DASHBOARD_PATHS.has(req.url) || carriesTokenInBody(req)) return;
+      // Monitoring systems' webhooks authenticate per source (bearer token, HMAC or SNS signature), checked by their routes.
+      if (req.url === '/healthz' || req.url === '/readyz' || DASHBOARD_PATHS.has(req.url) || carriesTokenInBody(req) || req.url.startsWith('/v1/webhooks/')) return;
       const header = req.headers.authorization ?? '';
       const given = header.startsWith('Bearer ') ? header.slice(7) : '';
       // Hashes of equal length, compared in constant time: the comparison says nothing of the token.

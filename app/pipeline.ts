@@ -9,7 +9,7 @@ import { Kafka, logLevel, type Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { Decision } from '../rules/decisions.js';
 import type { VigilEvent } from '../rules/events.js';
-import { type Engine, type EngineStats, type ReleaseSeries, createEngine } from '../rules/engine.js';
+import { type Engine, type EnginePorts, type EngineStats, type ReleaseSeries, createEngine } from '../rules/engine.js';
 import type { RulesConfig } from '../rules/config.js';
 import { type EventBus, MemoryBus } from '../ingest/bus.js';
 import { randomUUID } from 'node:crypto';
@@ -71,8 +71,8 @@ export interface KafkaDecisionHandlers {
 }
 
 /** One engine in this process. */
-export function embeddedPipeline(config: RulesConfig, quietAfterMs: number, now: () => number, handle: DecisionHandler): Pipeline {
-  const engine = createEngine(config, (d) => handle([d]));
+export function embeddedPipeline(config: RulesConfig, quietAfterMs: number, now: () => number, handle: DecisionHandler, ports?: EnginePorts): Pipeline {
+  const engine = createEngine(config, (d) => handle([d]), undefined, ports);
   const clock = new QuietClock(quietAfterMs);
   const bus = new MemoryBus((e) => engine.push(e));
   return {
@@ -114,7 +114,7 @@ const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 /** A consumer of the events topic in a group, one engine per partition held. */
 export async function kafkaPipeline(
   config: RulesConfig, settings: KafkaPipelineSettings, quietAfterMs: number, now: () => number, handle: KafkaDecisionHandlers, logger: Logger,
-  log?: NotificationLog, checkpoints?: CheckpointStore,
+  log?: NotificationLog, checkpoints?: CheckpointStore, ports?: EnginePorts,
 ): Promise<Pipeline> {
   const kafka = new Kafka({
     clientId: settings.clientId, brokers: [...settings.brokers], logLevel: logLevel.ERROR,
@@ -127,7 +127,7 @@ export async function kafkaPipeline(
   const clock = new QuietClock(quietAfterMs);
   const source = new KafkaEventSource({
     kafka, groupId: settings.groupId, topics: settings.topics, producer, logger, sessionTimeoutMs: settings.sessionTimeoutMs,
-    createEngine: (_partition, sink, from) => createEngine(config, sink, from),
+    createEngine: (_partition, sink, from) => createEngine(config, sink, from, ports),
     checkpoints,
     onDecisions: async (decisions) => {
       // A decision made again (a batch repeated after a crash) goes to the output topics once:

@@ -21,6 +21,9 @@ import { serviceMetrics } from './metrics.js';
 import { reasonClass } from '../ingest/decode.js';
 import { type KafkaPipelineSettings, type Pipeline, embeddedPipeline, kafkaPipeline } from './pipeline.js';
 import type { CheckpointStore } from '../ingest/kafka.js';
+import type { Silence, SilenceStore } from '../rules/silences.js';
+import { MemorySilenceStore } from '../state/silences.js';
+import { registerSilences, registerWebhooks } from './webhooks.js';
 
 /** What the service is made of; tests and the CLI supply the parts. */
 export interface ServiceOptions {
@@ -42,6 +45,10 @@ export interface ServiceOptions {
   readonly tickMs?: number;
   /** Scale out on Kafka (contract section 4) instead of running embedded. */
   readonly kafka?: KafkaPipelineSettings;
+  /** Where silences made through the API are kept (memory by default; Redis when instances share the work). */
+  readonly silences?: SilenceStore;
+  /** The environment, for secrets given as `env:NAME` (webhook receivers). */
+  readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
 /** A started service. */
@@ -89,10 +96,16 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       for (const d of ds) decisions.apply(d);
     },
   };
+  // The engines read silences synchronously: a snapshot of the store, renewed on every change and tick.
+  const silenceStore = options.silences ?? new MemorySilenceStore();
+  let silences: readonly Silence[] = [];
+  const renewSilences = (): Promise<void> => silenceStore.list(now()).then((s) => { silences = s; }, (err: unknown) => logger.error({ err }, 'reading silences failed'));
+  await renewSilences();
+  const ports = { silences: () => silences };
   const quietAfterMs = config.server.quietAfterMs;
   const pipeline = options.kafka === undefined
-    ? embeddedPipeline(config, quietAfterMs, now, handle)
-    : await kafkaPipeline(config, options.kafka, quietAfterMs, now, kafkaHandlers, logger, options.notificationLog, options.checkpoints);
+    ? embeddedPipeline(config, quietAfterMs, now, handle, ports)
+    : await kafkaPipeline(config, options.kafka, quietAfterMs, now, kafkaHandlers, logger, options.notificationLog, options.checkpoints, ports);
 
   let ingested = 0;
   const rejectedByReason = new Map<string, number>();
@@ -116,7 +129,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const tick = setInterval(() => {
     if (ticking) return;
     ticking = true;
-    pipeline.tick(now()).catch((err: unknown) => logger.error({ err }, 'moving event time on failed')).finally(() => { ticking = false; });
+    renewSilences().then(() => pipeline.tick(now())).catch((err: unknown) => logger.error({ err }, 'moving event time on failed')).finally(() => { ticking = false; });
   }, options.tickMs ?? 1_000);
   tick.unref();
 
@@ -127,6 +140,8 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     bodyLimitBytes: config.server.bodyLimitBytes, accepting: () => accepting,
   });
   registerReleaseTools(api, { decisions, bus: timedBus, config: config.releaseTools, now, onRejected, token: options.apiToken });
+  registerWebhooks(api, { config: config.webhooks, bus: timedBus, logger, env: options.env ?? {}, now, onRejected });
+  registerSilences(api, { store: silenceStore, now, changed: () => { void renewSilences(); } });
   try {
     await api.listen({ host: config.server.host, port: config.server.port });
   } catch (err) {

@@ -17,6 +17,7 @@ import type {
   WebhookSource,
 } from '../rules/events.js';
 import { DEPLOY_ACTIONS, EVENT_TYPES, ROLES, WEBHOOK_SOURCES } from '../rules/events.js';
+import { normaliseWebhook } from './webhooks/index.js';
 
 /** Size bounds on decoded input; anything larger is rejected (or, for free text, cut). */
 export const LIMITS = {
@@ -399,7 +400,10 @@ function decodeWebhook(o: Record<string, unknown>): DecodeResult {
   if (sourceValue instanceof Rejected) return sourceValue;
   const body = o.body;
   if (body === undefined) return new Rejected('missing field "body"');
-  const event: WebhookEvent = { type: 'webhook', ts: tsMs, source: sourceValue as WebhookSource, body };
+  // The same normaliser as the HTTP receiver's: a body it cannot read is rejected here with its reason.
+  const read = normaliseWebhook(sourceValue as WebhookSource, body);
+  if (!read.ok) return new Rejected(`field "body": ${read.reason}`);
+  const event: WebhookEvent = { type: 'webhook', ts: tsMs, source: sourceValue as WebhookSource, body, alerts: read.alerts };
   return { ok: true, event };
 }
 

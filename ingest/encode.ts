@@ -35,7 +35,13 @@ export function encodeEvent(e: VigilEvent): string {
   }
 }
 
-/** The key an event goes under on the events topic: its service, so that one consumer owns a service's windows. */
+/**
+ * The key an event goes under on the events topic: its service, so that one consumer owns a
+ * service's windows. A webhook goes with the service its first alert's `service` label names,
+ * so that its alerts meet that service's release incidents in the same engine.
+ */
 export function eventKey(e: VigilEvent): string {
-  return e.type === 'webhook' ? `webhook:${e.source}` : e.service;
+  if (e.type !== 'webhook') return e.service;
+  const first = e.alerts[0];
+  return first?.labels['service'] ?? first?.hints.service ?? `webhook:${e.source}`;
 }

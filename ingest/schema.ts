@@ -7,6 +7,7 @@ import { z } from 'zod';
 import type { Labels, VigilEvent } from '../rules/events.js';
 import { DEPLOY_ACTIONS, ROLES, WEBHOOK_SOURCES } from '../rules/events.js';
 import { LIMITS, MAX_EVENT_TIME_MS } from './decode.js';
+import { normaliseWebhook } from './webhooks/index.js';
 
 const isoDateTime = z.iso.datetime({ offset: true, local: true });
 
@@ -119,7 +120,14 @@ export const eventSchema: z.ZodType<VigilEvent, unknown> = rawRecord.transform((
     return z.NEVER;
   }
   const f = parsed.data;
-  if (f.type === 'webhook') return { type: 'webhook', ts: f.ts, source: f.source, body: f.body };
+  if (f.type === 'webhook') {
+    const read = normaliseWebhook(f.source, f.body);
+    if (!read.ok) {
+      ctx.addIssue({ code: 'custom', message: read.reason, path: ['body'] });
+      return z.NEVER;
+    }
+    return { type: 'webhook', ts: f.ts, source: f.source, body: f.body, alerts: read.alerts };
+  }
   const labels = mergeLabels(raw, knownKeys[f.type], f.labels);
   if (typeof labels === 'string') {
     ctx.addIssue({ code: 'custom', message: labels, path: ['labels'] });

@@ -17,6 +17,7 @@ import type { Signal } from './judge.js';
 import type { VersionState } from './registry.js';
 import type { Flavor } from './window.js';
 import type { JudgmentKind } from './verdicts.js';
+import type { AlertBookRecord } from './alerts.js';
 
 /** Format of checkpoints this code writes and reads. */
 export const CHECKPOINT_FORMAT = 1;
@@ -87,4 +88,6 @@ export interface EngineCheckpoint {
   readonly judgments: readonly JudgmentRecord[];
   readonly incidents: readonly IncidentRecord[];
   readonly lifecycle: readonly LifecycleRecord[];
+  /** Alert groups, flap histories and incident ids of the alert stage; absent when it holds nothing. */
+  readonly alerts?: AlertBookRecord;
 }

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { routingSchema } from './routing.js';
+import { alertsSchema } from './alerts.js';
 
 const positiveMs = z.number().int().positive();
 const probability = z.number().gt(0).lt(1);
@@ -93,6 +94,8 @@ export const rulesSchema = z.strictObject({
   incidents: incidentSchema.default(incidentSchema.parse({})),
   metrics: z.array(metricRuleSchema).default([]),
   routing: routingSchema.default(routingSchema.parse({})),
+  /** Alerts from monitoring systems: grouping, silences, inhibition, maintenance, flap control. */
+  alerts: alertsSchema.default(() => alertsSchema.parse({})),
 });
 
 /** The judge's settings after defaults are applied. */

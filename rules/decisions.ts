@@ -2,6 +2,7 @@
  * The engine's output records (contract section 2). Field names and order are part of
  * the contract: a replay of the same input must give byte-identical output.
  */
+import type { AlertRef } from './alerts.js';
 
 /** Verdict values a release tool acts on. */
 export type Verdict = 'PASS' | 'FAIL' | 'NONE';
@@ -22,6 +23,8 @@ export interface PageDecision {
   readonly channels: readonly string[];
   readonly release?: string;
   readonly reasons?: readonly string[];
+  /** Monitoring-system alerts folded into the incident by this record (at most 50). */
+  readonly alerts?: readonly AlertRef[];
 }
 
 /** New evidence for an open incident; threads under its page. */
@@ -34,6 +37,8 @@ export interface UpdateDecision {
   readonly signals: readonly string[];
   readonly summary: string;
   readonly reasons?: readonly string[];
+  /** Monitoring-system alerts folded in by this update (at most 50). */
+  readonly alerts?: readonly AlertRef[];
 }
 
 /** The incident ended. */
@@ -80,7 +85,7 @@ export interface SuppressedDecision {
 }
 
 /** Why something did not page. */
-export type SuppressionReason = 'duplicate' | 'inhibited' | 'silenced' | 'flapping' | 'transient' | 'fleet-wide' | 'unattributed';
+export type SuppressionReason = 'duplicate' | 'inhibited' | 'silenced' | 'flapping' | 'transient' | 'fleet-wide' | 'unattributed' | 'maintenance';
 
 /** Any output record. */
 export type Decision = PageDecision | UpdateDecision | ResolveDecision | VerdictDecision | SuppressedDecision;

@@ -3,7 +3,7 @@
  * it is the pipeline: tag by release -> event-time windows -> judge -> verdicts -> incidents.
  * No I/O, timers or wall clock: a replay of the same input gives the same decisions.
  */
-import type { DeployEvent, LogEvent, MetricEvent, RequestEvent, VigilEvent } from './events.js';
+import type { DeployEvent, LogEvent, MetricEvent, RequestEvent, VigilEvent, WebhookEvent } from './events.js';
 import { isErrorLevel, isErrorRequest } from './events.js';
 import type { Decision, Verdict, VerdictDecision } from './decisions.js';
 import { isoTime } from './decisions.js';
@@ -19,6 +19,8 @@ import { IncidentBook } from './incidents.js';
 import { errorSignature, routeTemplate } from './signature.js';
 import { channelsFor } from './routing.js';
 import { CHECKPOINT_FORMAT, type EngineCheckpoint } from './checkpoint.js';
+import { AlertBook, toAlert } from './alerts.js';
+import type { Silence } from './silences.js';
 
 /** Counts the engine keeps about what it saw. */
 export interface EngineStats {
@@ -93,9 +95,15 @@ const NO_ROUTE = '(none)';
 /** Signature that collects error messages past the per-service cap. */
 const OVERFLOW_SIGNATURE = '(other error messages)';
 
+/** What an engine reads from outside its events: the silences made through the API. */
+export interface EnginePorts {
+  /** Silences in force now (the config file's are the engine's own); none when absent. */
+  readonly silences?: () => readonly Silence[];
+}
+
 /** Creates an engine with the given settings; `from` starts it from a checkpoint, before any event. */
-export function createEngine(config: RulesConfig, emit: DecisionSink, from?: EngineCheckpoint): Engine {
-  const engine = new EventTimeEngine(config, emit);
+export function createEngine(config: RulesConfig, emit: DecisionSink, from?: EngineCheckpoint, ports: EnginePorts = {}): Engine {
+  const engine = new EventTimeEngine(config, emit, ports);
   if (from) engine.restore(from);
   return engine;
 }
@@ -114,6 +122,7 @@ class EventTimeEngine implements Engine {
   private readonly services = new Map<string, ServiceWindows>();
   private readonly judgments = new Map<string, Judgment>();
   private readonly incidents: IncidentBook;
+  private readonly alerts: AlertBook;
   private readonly sliceMs: number;
   private readonly ringSize: number;
   private readonly evaluateEverySlices: number;
@@ -135,7 +144,7 @@ class EventTimeEngine implements Engine {
   private readonly intake = new Map<string, Intake>();
   private readonly out: DecisionSink;
 
-  constructor(private readonly cfg: RulesConfig, emit: DecisionSink) {
+  constructor(private readonly cfg: RulesConfig, emit: DecisionSink, ports: EnginePorts) {
     setSketchAccuracy(cfg.window.sketchRelativeAccuracy);
     this.sliceMs = cfg.window.sliceMs;
     this.ringSize = Math.ceil(cfg.window.horizonMs / cfg.window.sliceMs) + 2;
@@ -144,8 +153,24 @@ class EventTimeEngine implements Engine {
       this.decisionCounts[d.type] = (this.decisionCounts[d.type] ?? 0) + 1;
       emit(d);
     };
-    this.incidents = new IncidentBook(
-      { route: (what) => channelsFor(what, cfg.routing, cfg.incidents.channels), recoverAfterMs: cfg.incidents.recoverAfterMs }, this.out);
+    this.incidents = new IncidentBook({
+      route: (what) => channelsFor(what, cfg.routing, cfg.incidents.channels), recoverAfterMs: cfg.incidents.recoverAfterMs,
+      adopt: (service) => this.alerts.adoptable(service),
+    }, this.out);
+    const noSilences: readonly Silence[] = [];
+    this.alerts = new AlertBook(cfg.alerts, {
+      route: (what) => channelsFor(what, cfg.routing, cfg.incidents.channels),
+      releaseIncident: (service) => {
+        for (const inc of this.incidents.openIncidents()) if (inc.service === service) return { id: inc.id, versions: inc.versions, signals: [...inc.signals] };
+        return undefined;
+      },
+      canaries: (service) => {
+        const out = new Map<string, { failed: boolean }>();
+        for (const j of this.judgments.values()) if (j.service === service && j.kind === 'canary' && !j.ended) out.set(j.version, { failed: j.verdict === 'FAIL' });
+        return out;
+      },
+      silences: ports.silences ?? (() => noSilences),
+    }, this.out);
   }
 
   live(): { services: number; series: number; judgments: number } {
@@ -169,7 +194,9 @@ class EventTimeEngine implements Engine {
       ...(j.verdict !== undefined ? { verdict: j.verdict } : {}), reasons: [...j.reasons], ended: j.ended, comparedWith: j.comparedWith,
     }));
     const lifecycle = this.pendingLifecycle.map((c) => ({ ts: c.ts, service: c.service, version: c.version, action: c.action, role: c.role }));
-    return { format: CHECKPOINT_FORMAT, versions, placements, judgments, incidents: this.incidents.records(), lifecycle };
+    const alerts = this.alerts.records();
+    const withAlerts = alerts.groups.length > 0 || alerts.flaps.length > 0 || alerts.usedIds.length > 0 ? { alerts } : {};
+    return { format: CHECKPOINT_FORMAT, versions, placements, judgments, incidents: this.incidents.records(), lifecycle, ...withAlerts };
   }
 
   /** Takes a checkpoint's state; only before the first event. */
@@ -188,6 +215,7 @@ class EventTimeEngine implements Engine {
       if (info) this.pendingLifecycle.push({ ts: r.ts, service: r.service, version: r.version, action: r.action, role: r.role, info });
     }
     this.incidents.restore(from.incidents);
+    if (from.alerts) this.alerts.restore(from.alerts);
     for (const service of new Set(from.judgments.map((j) => j.service))) {
       if (!this.services.has(service)) this.services.set(service, new ServiceWindows(service));
       this.refreshTracked(service);
@@ -201,7 +229,7 @@ class EventTimeEngine implements Engine {
       case 'log': this.onLog(e); break;
       case 'metric': this.onMetric(e); break;
       case 'deploy': this.deploys++; this.onDeploy(e); break;
-      case 'webhook': this.webhooks++; break;
+      case 'webhook': this.webhooks++; this.onWebhook(e); break;
     }
     if (e.ts > this.maxTs) {
       this.maxTs = e.ts;
@@ -396,6 +424,13 @@ class EventTimeEngine implements Engine {
     }
   }
 
+  private onWebhook(e: WebhookEvent): void {
+    if (e.alerts.length === 0) return;
+    const known = (): Iterable<string> => this.services.keys();
+    const versionOf = (service: string, instance: string): string | undefined => this.registry.placementsOf(service)?.get(instance)?.version;
+    this.alerts.add(e.alerts.map((raw) => toAlert(raw, e.source, e.ts, this.cfg.alerts, known, versionOf)), e.ts);
+  }
+
   private onDeploy(e: DeployEvent): void {
     const change = this.registry.apply(e);
     // Placements may have changed: the service's tags resolve afresh from its next event on.
@@ -424,10 +459,15 @@ class EventTimeEngine implements Engine {
   // ---- watermark: close slices, evaluate, apply lifecycle changes in event time
 
   private advance(watermark: number, final = false): void {
-    if (Number.isNaN(this.closedSlot)) return;
+    if (Number.isNaN(this.closedSlot)) {
+      // A stream of alerts alone has no slices, but its timers still run on the watermark.
+      this.alerts.advance(watermark);
+      return;
+    }
     const target = Math.floor(watermark / this.sliceMs) - 1;
     if (target <= this.closedSlot) {
       this.applyLifecycle(watermark);
+      this.alerts.advance(watermark);
       return;
     }
     // A jump longer than the horizon leaves nothing to judge in between: skip to its end.
@@ -440,7 +480,9 @@ class EventTimeEngine implements Engine {
       if ((s + 1) % this.evaluateEverySlices === 0 || (final && s === target)) {
         this.evaluate(s, final && s === target ? Math.min(endTs, this.maxTs) : endTs);
       }
+      this.alerts.advance(endTs);
     }
+    this.alerts.advance(watermark);
   }
 
   private applyLifecycle(upTo: number): void {

@@ -73,12 +73,36 @@ export interface DeployEvent {
   readonly labels?: Labels;
 }
 
-/** A raw monitoring-system payload, as its HTTP receiver would get it. */
+/** One alert as a source's normaliser reads it from a payload, before the label mapping. */
+export interface RawAlert {
+  /** The alert rule's name (Alertmanager's `alertname`). */
+  readonly name: string;
+  readonly status: 'firing' | 'resolved';
+  /** Every label the source gave, `alertname` included. */
+  readonly labels: Labels;
+  /** Epoch milliseconds, when the source says. */
+  readonly startsAt: number | undefined;
+  readonly endsAt: number | undefined;
+  readonly summary: string | undefined;
+  /** The source's own fields for what labels may not say; labels win over them. */
+  readonly hints: {
+    readonly service?: string;
+    readonly version?: string;
+    readonly severity?: string;
+    readonly instance?: string;
+    /** A name (CloudWatch's alarm name) that may start with the service's name. */
+    readonly nameHint?: string;
+  };
+}
+
+/** A raw monitoring-system payload, as its HTTP receiver would get it, with the alerts read from it. */
 export interface WebhookEvent {
   readonly type: 'webhook';
   readonly ts: number;
   readonly source: WebhookSource;
   readonly body: unknown;
+  /** What the source's normaliser read from `body` (none for a subscription handshake). */
+  readonly alerts: readonly RawAlert[];
 }
 
 /** Any input event. */

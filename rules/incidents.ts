@@ -33,6 +33,8 @@ export interface PagingSettings {
   /** The channels an incident goes to (routing). */
   readonly route: (what: Routed) => readonly string[];
   readonly recoverAfterMs: number;
+  /** The open alert incident of a service that a new release regression threads under instead of paging, if any. */
+  readonly adopt?: (service: string) => string | undefined;
 }
 
 const SEVERITY_RANK: Readonly<Record<Severity, number>> = { info: 0, warning: 1, critical: 2 };
@@ -67,8 +69,10 @@ export class IncidentBook {
     if (!inc) {
       const versions = [j.version, ...siblings.filter((s) => s.activeFindings().length > 0).map((s) => s.version)];
       const severity = confirmed.reduce<Severity>((s, f) => (SEVERITY_RANK[f.effect.severity] > SEVERITY_RANK[s] ? f.effect.severity : s), 'warning');
+      // Monitoring systems may have paged about the symptoms already: the release is the cause, told as news of that incident.
+      const adopted = this.settings.adopt?.(j.service);
       inc = {
-        id: this.newId(j.service, group, ts), service: j.service, group, versions, signals: new Set(),
+        id: adopted ?? this.newId(j.service, group, ts), service: j.service, group, versions, signals: new Set(),
         told: new Set(), severity, openedTs: ts, lastActiveTs: ts,
       };
       this.open.set(key, inc);
@@ -82,6 +86,14 @@ export class IncidentBook {
         }
       }
       const signals = [...inc.signals];
+      if (adopted !== undefined) {
+        this.used.add(adopted);
+        this.emit({
+          type: 'update', ts: isoTime(ts), incident: inc.id, service: j.service, versions: [...versions], signals: [...signals, 'alerts'],
+          summary: `cause found: ${this.summary(j.service, versions, signals, j.release, confirmed[0]?.effect.summary)}`, reasons,
+        });
+        return;
+      }
       this.emit({
         type: 'page', ts: isoTime(ts), incident: inc.id, service: j.service, versions: [...versions],
         signals, severity, summary: this.summary(j.service, versions, signals, j.release, confirmed[0]?.effect.summary),

@@ -8,9 +8,27 @@ import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { CHECKPOINT_FORMAT, type EngineCheckpoint } from '../rules/checkpoint.js';
 import type { CheckpointStore, SavedCheckpoint } from '../ingest/kafka.js';
+import { WEBHOOK_SOURCES } from '../rules/events.js';
 
 const role = z.enum(['canary', 'baseline', 'stable']);
 const text = z.string();
+const alertStatus = z.enum(['firing', 'resolved']);
+
+const alertSchema = z.strictObject({
+  source: z.enum(WEBHOOK_SOURCES), name: text, service: text, version: text.optional(), instance: text.optional(),
+  severity: z.enum(['critical', 'warning', 'info']), status: alertStatus, fingerprint: text, problem: text,
+  labels: z.record(text, text), startsAt: z.number(), endsAt: z.number().optional(), summary: text,
+});
+
+const alertBookSchema = z.strictObject({
+  groups: z.array(z.strictObject({
+    key: text, service: text, alerts: z.array(z.strictObject({ alert: alertSchema, lastSeenTs: z.number() })), firstTs: z.number(), nextFlushTs: z.number(),
+    incident: text.optional(), shared: z.boolean(), lastNotifiedTs: z.number().optional(),
+    toldProblems: z.array(text), toldAlerts: z.array(text), quietTold: z.array(text), versions: z.array(text),
+  })),
+  flaps: z.array(z.strictObject({ fingerprint: text, changes: z.array(z.number()), lastStatus: alertStatus, heldSinceTs: z.number().optional(), paged: z.boolean() })),
+  usedIds: z.array(text),
+});
 
 /** The checkpoint as it is read back: anything else in the store is refused with the reason. */
 export const checkpointSchema = z.strictObject({
@@ -31,6 +49,7 @@ export const checkpointSchema = z.strictObject({
     severity: z.enum(['critical', 'warning', 'info']), openedTs: z.number(), lastActiveTs: z.number(),
   })),
   lifecycle: z.array(z.strictObject({ ts: z.number(), service: text, version: text, action: z.enum(['start', 'promote', 'rollback', 'finish']), role })),
+  alerts: alertBookSchema.optional(),
 });
 
 /** Reads a stored checkpoint; a damaged or foreign one is an error naming what is wrong. */

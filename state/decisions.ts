@@ -5,6 +5,7 @@
  * grow without end.
  */
 import type { Decision, PageDecision, Severity, SuppressedDecision, Verdict, VerdictDecision } from '../rules/decisions.js';
+import type { AlertRef } from '../rules/alerts.js';
 
 /** One incident as the API shows it. */
 export interface IncidentView {
@@ -14,7 +15,11 @@ export interface IncidentView {
   readonly release?: string;
   readonly severity: Severity;
   readonly signals: readonly string[];
+  /** What the page said: the incident's headline, kept as updates arrive. */
   readonly summary: string;
+  /** What the latest update said, when there was one. */
+  readonly latest?: string;
+  /** The page's reasons, then each update's new ones, without repeats (at most 50). */
   readonly reasons: readonly string[];
   readonly channels: readonly string[];
   readonly openedAt: string;
@@ -23,6 +28,10 @@ export interface IncidentView {
   readonly state: 'open' | 'resolved';
   readonly resolvedAt?: string;
   readonly resolution?: string;
+  /** Monitoring-system alerts folded into the incident (the first 200). */
+  readonly alerts: readonly AlertRef[];
+  /** Its decisions not to page (duplicates, silenced, ...), the latest 100. */
+  readonly suppressed: readonly SuppressedDecision[];
 }
 
 /** The latest verdict of one version, as the API shows it. */
@@ -58,6 +67,12 @@ const VERDICTS_KEPT = 10_000;
 const HISTORY_KEPT = 50;
 /** Suppressed records kept. */
 const SUPPRESSED_KEPT = 500;
+/** Alerts listed per incident. */
+const ALERTS_PER_INCIDENT = 200;
+/** Reasons listed per incident. */
+const REASONS_PER_INCIDENT = 50;
+/** Suppressed records listed per incident. */
+const SUPPRESSED_PER_INCIDENT = 100;
 
 /** Decisions remembered in memory, as the embedded service keeps them. */
 export class MemoryDecisions implements DecisionReader {
@@ -98,8 +113,8 @@ export class MemoryDecisions implements DecisionReader {
         const i = this.byIncident.get(d.incident);
         if (!i) break;
         this.byIncident.set(d.incident, {
-          ...i, versions: d.versions, signals: d.signals, summary: d.summary, reasons: d.reasons ?? i.reasons,
-          updatedAt: d.ts, updates: i.updates + 1,
+          ...i, versions: d.versions, signals: d.signals, latest: d.summary, reasons: [...new Set([...i.reasons, ...(d.reasons ?? [])])].slice(0, REASONS_PER_INCIDENT),
+          updatedAt: d.ts, updates: i.updates + 1, alerts: d.alerts ? [...i.alerts, ...d.alerts].slice(0, ALERTS_PER_INCIDENT) : i.alerts,
         });
         break;
       }
@@ -111,11 +126,14 @@ export class MemoryDecisions implements DecisionReader {
         if (this.resolvedCount > RESOLVED_KEPT) this.forgetOldestResolved();
         break;
       }
-      case 'suppressed':
+      case 'suppressed': {
+        const i = d.incident !== undefined ? this.byIncident.get(d.incident) : undefined;
+        if (i) this.byIncident.set(i.id, { ...i, suppressed: [...i.suppressed, d].slice(-SUPPRESSED_PER_INCIDENT) });
         this.quiet.push(d);
         this.quietCounts[d.why] = (this.quietCounts[d.why] ?? 0) + 1;
         if (this.quiet.length > SUPPRESSED_KEPT) this.quiet.shift();
         break;
+      }
     }
   }
 
@@ -160,6 +178,7 @@ function opened(d: PageDecision): IncidentView {
   return {
     id: d.incident, service: d.service, versions: d.versions, release: d.release, severity: d.severity, signals: d.signals,
     summary: d.summary, reasons: d.reasons ?? [], channels: d.channels, openedAt: d.ts, updatedAt: d.ts, updates: 0, state: 'open',
+    alerts: d.alerts ?? [], suppressed: [],
   };
 }
 

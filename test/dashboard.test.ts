@@ -13,6 +13,7 @@ import { DEFAULT_CONFIG, type VigilConfig } from '../app/config-file.js';
 import { type RunningService, startService } from '../app/service.js';
 import { catalogEntry, renderScenario } from '../simulate/catalog.js';
 import { httpSender, streamEvents } from '../simulate/stream.js';
+import type { TimedEvent } from '../simulate/generate.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const screenshotPath = join(repoRoot, '.local', 'artifacts', 'dashboard.png');
@@ -46,6 +47,13 @@ function pixelsNear(canvas: CanvasLike, rgb: readonly [number, number, number]):
   return count;
 }
 
+const SILENCED_ALERT = 'DiskAlmostFull';
+
+/** A generic monitoring alert as the stream carries it, `tsMs` after the scenario's start. */
+function alertAt(tsMs: number, body: Record<string, unknown>): TimedEvent {
+  return { tsMs, emitMs: tsMs, event: { type: 'webhook', ts: tsMs, source: 'generic', body } as unknown as TimedEvent['event'] };
+}
+
 const CANARY_RGB = [0xe8, 0x59, 0x0c] as const;
 const COMPARISON_RGB = [0x19, 0x71, 0xc2] as const;
 
@@ -71,8 +79,22 @@ describe('the dashboard in headless Chromium', () => {
     ];
     const res = await fetch(`${service.url}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: `${hostile.map((e) => JSON.stringify(e)).join('\n')}\n` });
     expect(res.status).toBe(202);
+    // A silence made through the API before the stream, and monitoring alerts about checkout
+    // near its end, while its incident is open: the symptom alerts fold into that incident and
+    // the silenced one is kept quiet; the dashboard shows both, and the silence.
+    const silence = await fetch(`${service.url}/v1/silences`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ matchers: [`alertname="${SILENCED_ALERT}"`], endsAt: new Date(startMs + 7_200_000).toISOString(), createdBy: 'ops', comment: 'disk swap on checkout-db' }),
+    });
+    expect(silence.status).toBe(201);
     const rendered = renderScenario(catalogEntry('error-regression')!, 1);
-    await streamEvents(rendered.events, { speed: Infinity, startMs, send: httpSender(service.url) });
+    const lastMs = Math.max(...rendered.events.map((e) => e.tsMs));
+    const alerts: TimedEvent[] = [
+      ...['checkout-1', 'checkout-2', 'checkout-3'].map((instance, k) => alertAt(lastMs - 360_000 + k * 5_000, { title: 'HighErrorRate', status: 'firing', labels: { service: 'checkout', instance, severity: 'critical' } })),
+      alertAt(lastMs - 330_000, { title: SILENCED_ALERT, status: 'firing', labels: { service: 'checkout', instance: 'checkout-db' } }),
+    ];
+    const stream = [...rendered.events, ...alerts].sort((a, b) => a.emitMs - b.emitMs);
+    await streamEvents(stream, { speed: Infinity, startMs, send: httpSender(service.url) });
 
     browser = await chromium.launch({
       executablePath: chromiumPath,
@@ -161,6 +183,29 @@ describe('the dashboard in headless Chromium', () => {
     expect(incidentText).toMatch(/opened\s+\d\d:\d\d:\d\d/);
     expect(await incident.locator('a', { hasText: /^v42$/ }).getAttribute('href')).toBe('#service=checkout&version=v42');
     expect(await page.locator('body').innerText()).not.toContain('[object ');
+
+    // The three instances' alerts joined the release's incident as evidence, not a page of
+    // their own; the silenced one is listed as kept quiet, and the silence is in force.
+    const folded = incident.locator('details.folded');
+    await expect.poll(() => folded.locator('summary').innerText(), { timeout: 10_000 }).toMatch(/^3 alerts folded in \(3 from generic\)$/);
+    await folded.locator('summary').click();
+    const alertRows = await folded.locator('li').allInnerTexts();
+    expect(alertRows).toHaveLength(3);
+    for (const instance of ['checkout-1', 'checkout-2', 'checkout-3']) expect(alertRows.some((r) => r.includes('HighErrorRate') && r.includes(instance))).toBe(true);
+    expect(await page.locator('#incident-list article').count()).toBe(1);
+    // The page's headline stays; the update that brought the alerts is the latest news.
+    const card = await incident.innerText();
+    expect(card).toMatch(/checkout: error ratio regression in v42/);
+    expect(card).toMatch(/latest\s+3 alerts folded in: HighErrorRate/);
+    const silencedRow = page.locator('#suppressed-rows tr', { hasText: SILENCED_ALERT });
+    await silencedRow.waitFor({ timeout: 10_000 });
+    expect(await silencedRow.innerText()).toContain('silenced');
+    const silenceRow = page.locator('#silence-rows tr');
+    expect(await silenceRow.count()).toBe(1);
+    const silenceText = await silenceRow.innerText();
+    expect(silenceText).toContain(`alertname="${SILENCED_ALERT}"`);
+    expect(silenceText).toContain('disk swap on checkout-db');
+    expect(await page.locator('#silences-empty').isHidden()).toBe(true);
 
     mkdirSync(dirname(screenshotPath), { recursive: true });
     await page.screenshot({ path: screenshotPath, fullPage: true });

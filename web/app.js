@@ -1,8 +1,8 @@
 /* global window, document, location, sessionStorage, fetch, setTimeout, clearTimeout, ResizeObserver, URLSearchParams, AbortSignal, Element */
 /**
  * The dashboard's script: polls the JSON API and draws what on-call needs in one screen:
- * the judged versions, one release over time against its comparison, the incidents and
- * what was kept quiet. Text from the API comes from events, so it only ever enters the page
+ * the judged versions, one release over time against its comparison, the incidents with the
+ * alerts folded into them, what was kept quiet and the silences in force. Text from the API comes from events, so it only ever enters the page
  * as text nodes and attribute values, never as markup.
  */
 import uPlot from './vendor/uPlot.esm.js';
@@ -10,6 +10,7 @@ import uPlot from './vendor/uPlot.esm.js';
 const POLL_MS = 2_000;
 const REQUEST_TIMEOUT_MS = 5_000;
 const SUPPRESSED_SHOWN = 100;
+const ALERTS_SHOWN = 10;
 const CHART_HEIGHT_PX = 210;
 const COLORS = { canary: '#e8590c', comparison: '#1971c2', fail: '#e03131', resolve: '#2f9e44' };
 const VERDICTS = new Set(['PASS', 'FAIL', 'NONE']);
@@ -434,11 +435,14 @@ function incidentCard(i) {
   const facts = [
     ['opened', timeCell(i.openedAt)],
     ['updated', [timeCell(i.updatedAt), i.updates > 0 ? ` (${i.updates} update${i.updates === 1 ? '' : 's'})` : '']],
+    i.latest ? ['latest', i.latest] : undefined,
     i.resolvedAt ? ['resolved', [timeCell(i.resolvedAt), i.resolution ? `: ${i.resolution}` : '']] : undefined,
     ['signals', (i.signals ?? []).join(', ') || '—'],
     ['paged', (i.channels ?? []).join(', ') || '—'],
     ['id', el('code', {}, i.id)],
   ].filter(Boolean);
+  const alerts = i.alerts ?? [];
+  const quiet = i.suppressed ?? [];
   return el('article', { className: `incident ${open ? 'is-open' : 'is-resolved'}`, dataset: { incident: i.id } },
     el('header', {},
       badge(open ? 'OPEN' : 'resolved', open ? 'state-open' : 'state-resolved'), ' ',
@@ -447,10 +451,46 @@ function incidentCard(i) {
       i.release ? el('span', { className: 'muted' }, ` · release ${i.release}`) : ''),
     el('p', { className: 'summary' }, i.summary),
     (i.reasons ?? []).length > 0 ? el('ul', { className: 'reasons' }, i.reasons.map((r) => el('li', {}, r))) : '',
-    el('dl', { className: 'facts' }, facts.map(([term, value]) => [el('dt', {}, term), el('dd', {}, value)])));
+    el('dl', { className: 'facts' }, facts.map(([term, value]) => [el('dt', {}, term), el('dd', {}, value)])),
+    alerts.length > 0 ? foldedAlerts(alerts) : '',
+    quiet.length > 0 ? keptQuiet(quiet) : '');
 }
 
-const SUPPRESSION_REASONS = new Set(['duplicate', 'inhibited', 'silenced', 'flapping', 'transient', 'fleet-wide', 'unattributed']);
+/** The monitoring-system alerts an incident took in as evidence, counted per source. */
+function foldedAlerts(alerts) {
+  const bySource = new Map();
+  for (const a of alerts) bySource.set(a.source, (bySource.get(a.source) ?? 0) + 1);
+  const counts = [...bySource].map(([source, n]) => `${integer.format(n)} from ${source}`).join(', ');
+  const shown = alerts.slice(-ALERTS_SHOWN).reverse();
+  return el('details', { className: 'folded' },
+    el('summary', {}, `${integer.format(alerts.length)} alert${alerts.length === 1 ? '' : 's'} folded in (${counts})`),
+    el('ul', { className: 'alerts' }, shown.map((a) => el('li', { dataset: { fingerprint: a.fingerprint } },
+      badge(a.status === 'resolved' ? 'resolved' : 'firing', a.status === 'resolved' ? 'state-resolved' : 'state-open'), ' ',
+      el('strong', {}, a.name), el('span', { className: 'muted' }, ` · ${a.source}`),
+      a.instance ? el('span', { className: 'muted' }, ` · ${a.instance}`) : '',
+      a.version ? el('span', { className: 'muted' }, ` · ${a.version}`) : ''))),
+    alerts.length > shown.length ? el('p', { className: 'meta' }, `${alerts.length - shown.length} earlier alerts not shown.`) : '');
+}
+
+/** What the incident kept from paging again (duplicates, silenced or flapping alerts), by reason. */
+function keptQuiet(records) {
+  const byWhy = new Map();
+  for (const r of records) byWhy.set(r.why, (byWhy.get(r.why) ?? 0) + 1);
+  return el('p', { className: 'meta kept-quiet' }, 'Not paged again: ',
+    [...byWhy].map(([why, n], k) => [k > 0 ? ', ' : '', badge(String(why), SUPPRESSION_REASONS.has(why) ? `why why-${why}` : 'why'), ` ${integer.format(n)}`]));
+}
+
+// ---- silences ------------------------------------------------------------------------
+
+function renderSilences(silences) {
+  $('silence-rows').replaceChildren(...silences.map((s) => el('tr', { dataset: { silence: s.id } },
+    el('td', {}, (s.matchers ?? []).map((m) => el('code', { className: 'matcher' }, m))),
+    el('td', {}, timeCell(s.endsAt)),
+    el('td', {}, s.createdBy || '—', s.comment ? el('span', { className: 'muted block' }, s.comment) : ''))));
+  $('silences-empty').hidden = silences.length > 0;
+}
+
+const SUPPRESSION_REASONS = new Set(['duplicate', 'inhibited', 'silenced', 'flapping', 'transient', 'fleet-wide', 'unattributed', 'maintenance']);
 
 function renderSuppressed(records) {
   const newest = [...records].reverse();
@@ -501,8 +541,8 @@ async function poll() {
   inFlight = true;
   try {
     if (!document.hidden) {
-      const [verdicts, incidents, suppressed, notifications] = await Promise.all([
-        getJson('v1/verdicts'), getJson('v1/incidents?state=all'), getJson('v1/suppressed'), getJson('v1/notifications'),
+      const [verdicts, incidents, suppressed, notifications, silences] = await Promise.all([
+        getJson('v1/verdicts'), getJson('v1/incidents?state=all'), getJson('v1/suppressed'), getJson('v1/notifications'), getJson('v1/silences'),
       ]);
       state.verdicts = verdicts.verdicts ?? [];
       state.incidents = incidents.incidents ?? [];
@@ -513,6 +553,7 @@ async function poll() {
       if (changed('incidents', state.incidents)) renderIncidents(state.incidents);
       if (changed('suppressed', suppressed.suppressed ?? [])) renderSuppressed(suppressed.suppressed ?? []);
       if (changed('notifications', notifications)) renderNotifications(notifications);
+      if (changed('silences', silences.silences ?? [])) renderSilences(silences.silences ?? []);
       await refreshDetail();
       setStatus(`live · updated ${timeOfDay.format(Date.now())} UTC`, true);
       $('auth').hidden = true;

@@ -1,0 +1,30 @@
+/**
+ * One normaliser per monitoring system, all to the same raw alert shape; the HTTP
+ * receivers and the `webhook` event of replay and Kafka run the same code, so a replayed
+ * file folds alerts exactly as the receiver did.
+ */
+import type { WebhookSource } from '../../rules/events.js';
+import type { Normalised } from './payload.js';
+import { normaliseAlertmanager } from './alertmanager.js';
+import { normaliseGrafana } from './grafana.js';
+import { normaliseDatadog } from './datadog.js';
+import { normaliseCloudwatch } from './cloudwatch.js';
+import { normaliseSentry } from './sentry.js';
+import { normaliseGeneric } from './generic.js';
+
+/** The normaliser of each source. */
+const NORMALISERS: Readonly<Record<WebhookSource, (body: unknown) => Normalised>> = {
+  alertmanager: normaliseAlertmanager,
+  grafana: normaliseGrafana,
+  datadog: normaliseDatadog,
+  cloudwatch: normaliseCloudwatch,
+  sentry: normaliseSentry,
+  generic: normaliseGeneric,
+};
+
+/** Reads the alerts of one source's webhook body, or says why it is not one. */
+export function normaliseWebhook(source: WebhookSource, body: unknown): Normalised {
+  return NORMALISERS[source](body);
+}
+
+export type { Normalised } from './payload.js';

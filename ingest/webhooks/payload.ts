@@ -1,0 +1,44 @@
+/**
+ * What every source's normaliser shares: the outcome type, reasons from schema issues,
+ * label sets bounded the way event labels are, and times as sources write them.
+ */
+import type { z } from 'zod';
+import type { Labels, RawAlert } from '../../rules/events.js';
+
+/** What a normaliser makes of a body: the alerts in it, or why it is not a payload of its source. */
+export type Normalised = { readonly ok: true; readonly alerts: readonly RawAlert[] } | { readonly ok: false; readonly reason: string };
+
+/** Most labels one alert keeps; the rest are dropped in key order (they still count in no fingerprint). */
+export const MAX_ALERT_LABELS = 64;
+/** Label values beyond this are cut. */
+export const MAX_LABEL_VALUE_CHARS = 1_024;
+/** Most alerts read from one payload. */
+export const MAX_ALERTS_PER_PAYLOAD = 1_000;
+
+/** A failed outcome naming the first problems the schema found. */
+export function rejected(source: string, error: z.ZodError): Normalised {
+  const problems = error.issues.slice(0, 3).map((i) => `${i.path.length > 0 ? i.path.join('.') : 'body'}: ${i.message}`);
+  return { ok: false, reason: `not a ${source} payload: ${problems.join('; ')}` };
+}
+
+/** A label set from a source's key/value record: values as text, bounded in count and length. */
+export function labelsOf(entries: Iterable<readonly [string, unknown]>): Record<string, string> {
+  const out: Record<string, string> = {};
+  const pairs = [...entries].filter(([k, v]) => k.length > 0 && v !== null && v !== undefined && typeof v !== 'object')
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  for (const [k, v] of pairs.slice(0, MAX_ALERT_LABELS)) out[k] = String(v).slice(0, MAX_LABEL_VALUE_CHARS);
+  return out;
+}
+
+/** Epoch milliseconds of a source's time text; undefined for Go's zero time and anything unreadable. */
+export function timeOf(text: string | number | null | undefined): number | undefined {
+  if (text === null || text === undefined || text === '') return undefined;
+  const ms = typeof text === 'number' ? text : Date.parse(text.replace(/([+-]\d\d)(\d\d)$/, '$1:$2'));
+  // Alertmanager writes 0001-01-01T00:00:00Z for "no end yet".
+  return Number.isFinite(ms) && ms > 0 ? ms : undefined;
+}
+
+/** The labels, with `alertname` set. */
+export function named(labels: Labels, name: string): Labels {
+  return labels['alertname'] === undefined ? { ...labels, alertname: name } : labels;
+}
