@@ -59,6 +59,7 @@ export function serviceMetrics(sources: MetricSources): ServiceMetrics {
 
   count('vigil_events_accepted_total', 'Events the engine took', () => sources.engine().accepted);
   count('vigil_events_late_total', 'Events later than the allowed lateness: counted, then dropped', () => sources.engine().late);
+  count('vigil_events_too_far_ahead_total', 'Events refused for an event time too far ahead of the watermark (window.maxAheadMs)', () => sources.engine().tooFarAhead);
   count('vigil_events_unknown_version_total', 'Events whose version stayed unknown (never blamed)', () => sources.engine().unknownVersion);
   byLabel('vigil_events_rejected_total', 'Input lines rejected at ingest, by reason', 'reason', () => sources.rejected());
   count('vigil_series_overflowed_total', 'Events that went to a service\'s overflow series (past the series cap)', () => sources.engine().overflowSeries);

@@ -192,11 +192,11 @@ async function ensureTopics(kafka: Kafka, settings: KafkaPipelineSettings): Prom
 
 function sumStats(all: readonly EngineStats[]): EngineStats {
   const decisions: Record<string, number> = {};
-  let accepted = 0, late = 0, windowed = 0, deploys = 0, unknownVersion = 0, overflowSeries = 0, webhooks = 0;
+  let accepted = 0, late = 0, windowed = 0, deploys = 0, unknownVersion = 0, overflowSeries = 0, webhooks = 0, tooFarAhead = 0;
   for (const s of all) {
     accepted += s.accepted; late += s.late; windowed += s.windowed; deploys += s.deploys;
-    unknownVersion += s.unknownVersion; overflowSeries += s.overflowSeries; webhooks += s.webhooks;
+    unknownVersion += s.unknownVersion; overflowSeries += s.overflowSeries; webhooks += s.webhooks; tooFarAhead += s.tooFarAhead;
     for (const [k, v] of Object.entries(s.decisions)) decisions[k] = (decisions[k] ?? 0) + v;
   }
-  return { accepted, late, windowed, deploys, unknownVersion, overflowSeries, webhooks, decisions };
+  return { accepted, late, windowed, deploys, unknownVersion, overflowSeries, webhooks, tooFarAhead, decisions };
 }

@@ -384,10 +384,12 @@ export class KafkaEventSource {
         if (takeover !== undefined && BigInt(message.offset) < takeover.liveFrom) continue;
         dead.push({ key: message.key, value: message.value, reason: reason ?? (result && !result.ok ? result.reason : 'unreadable'), offset: message.offset });
       } else {
-        this.replaying = takeover !== undefined && BigInt(message.offset) < takeover.liveFrom;
-        engine.push(result.event);
+        const replay = takeover !== undefined && BigInt(message.offset) < takeover.liveFrom;
+        this.replaying = replay;
+        const admission = engine.push(result.event);
         this.replaying = false;
-        taken.push(result.event);
+        if (admission.kind === 'taken') taken.push(result.event);
+        else if (!replay) dead.push({ key: message.key, value: message.value, reason: admission.reason, offset: message.offset });
       }
     }
     if (dead.length > 0) {
