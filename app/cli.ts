@@ -238,6 +238,7 @@ async function runCommand(flags: RunFlags): Promise<number> {
     shared = redisUrl === undefined || redisUrl === '' ? undefined : await redisState(redisUrl, `vigil:${config.kafka.groupId}:`);
     service = await startService({
       config, logger, channels, retry: config.notify.retry, apiToken: token, kafka, notificationLog: shared?.log, checkpoints: shared?.checkpoints,
+      dependencies: shared?.dependencies,
     });
   } catch (err) {
     await shared?.close();
@@ -281,17 +282,25 @@ async function runCommand(flags: RunFlags): Promise<number> {
  */
 async function redisState(url: string, prefix: string): Promise<{
   log: import('../notifiers/delivery.js').NotificationLog; checkpoints: import('../ingest/kafka.js').CheckpointStore; close: () => Promise<void>;
+  dependencies: () => ReadonlyMap<string, boolean>;
 }> {
   const [{ Redis }, { RedisNotificationLog }, { RedisCheckpointStore }] = await Promise.all([
     import('ioredis'), import('../state/redis.js'), import('../state/checkpoints.js'),
   ]);
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 3 });
+  // No offline queue: while Redis is away a command fails at once, and what needs it is held
+  // and tried again by its owner (the source's decisions, the delivery stage), instead of
+  // each command stalling the stream for a round of reconnects.
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 3, enableOfflineQueue: false });
   try {
     await redis.connect();
   } catch (err) {
     throw new ListenError(`cannot reach Redis at REDIS_URL (${(err as Error).message})`, err);
   }
-  return { log: new RedisNotificationLog(redis, prefix), checkpoints: new RedisCheckpointStore(redis, prefix), close: async () => { await redis.quit(); } };
+  return {
+    log: new RedisNotificationLog(redis, prefix), checkpoints: new RedisCheckpointStore(redis, prefix), close: async () => { await redis.quit(); },
+    // ioredis reconnects by itself; until it is ready again, what needs Redis is held.
+    dependencies: () => new Map([['redis', redis.status === 'ready']]),
+  };
 }
 
 /** The service could not take its address. */

@@ -42,6 +42,8 @@ export interface ServiceOptions {
   readonly tickMs?: number;
   /** Scale out on Kafka (contract section 4) instead of running embedded. */
   readonly kafka?: KafkaPipelineSettings;
+  /** Whether each dependency answers now (e.g. redis); one that does not makes the service degraded. */
+  readonly dependencies?: () => ReadonlyMap<string, boolean>;
 }
 
 /** A started service. */
@@ -103,7 +105,16 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const metrics = serviceMetrics({
     engine: () => pipeline.stats(), live: () => pipeline.live(), decisions, delivery: () => delivery.stats(),
     failures: () => delivery.failures(), rejected: () => rejectedByReason, lag: () => pipeline.lag(),
+    dependencies: options.dependencies, held: () => ({ decisions: pipeline.held(), notifications: delivery.heldForLog() }),
   });
+  const degraded = (): string[] => {
+    const out: string[] = [];
+    for (const [name, up] of options.dependencies?.() ?? []) if (!up) out.push(`${name}: unreachable`);
+    const held = pipeline.held(), waiting = delivery.heldForLog();
+    if (held > 0) out.push(`${held} decisions held until they can be handed on`);
+    if (waiting > 0) out.push(`${waiting} notifications held until the notification log answers`);
+    return out;
+  };
   const timedBus: EventBus = {
     publish: async (events) => {
       const started = performance.now();
@@ -124,7 +135,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const api = buildApi({
     bus: timedBus, decisions, delivery, logger, onRejected, metrics: metrics.registry, ingestSeconds: metrics.ingestSeconds,
     series: (service, version, route) => pipeline.series(service, version, route), token: options.apiToken,
-    bodyLimitBytes: config.server.bodyLimitBytes, accepting: () => accepting,
+    bodyLimitBytes: config.server.bodyLimitBytes, accepting: () => accepting, degraded,
   });
   registerReleaseTools(api, { decisions, bus: timedBus, config: config.releaseTools, now, onRejected, token: options.apiToken });
   try {
