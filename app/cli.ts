@@ -238,7 +238,7 @@ async function runCommand(flags: RunFlags): Promise<number> {
     shared = redisUrl === undefined || redisUrl === '' ? undefined : await redisState(redisUrl, `vigil:${config.kafka.groupId}:`);
     service = await startService({
       config, logger, channels, retry: config.notify.retry, apiToken: token, kafka, notificationLog: shared?.log, checkpoints: shared?.checkpoints,
-      silences: shared?.silences, env: process.env,
+      silences: shared?.silences, env: process.env, dependencies: shared?.dependencies,
     });
   } catch (err) {
     await shared?.close();
@@ -283,11 +283,15 @@ async function runCommand(flags: RunFlags): Promise<number> {
 async function redisState(url: string, prefix: string): Promise<{
   log: import('../notifiers/delivery.js').NotificationLog; checkpoints: import('../ingest/kafka.js').CheckpointStore;
   silences: import('../rules/silences.js').SilenceStore; close: () => Promise<void>;
+  dependencies: () => ReadonlyMap<string, boolean>;
 }> {
   const [{ Redis }, { RedisNotificationLog }, { RedisCheckpointStore }, { RedisSilenceStore }] = await Promise.all([
     import('ioredis'), import('../state/redis.js'), import('../state/checkpoints.js'), import('../state/silences.js'),
   ]);
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 3 });
+  // No offline queue: while Redis is away a command fails at once, and what needs it is held
+  // and tried again by its owner (the source's decisions, the delivery stage), instead of
+  // each command stalling the stream for a round of reconnects.
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 3, enableOfflineQueue: false });
   try {
     await redis.connect();
   } catch (err) {
@@ -295,6 +299,8 @@ async function redisState(url: string, prefix: string): Promise<{
   }
   return {
     log: new RedisNotificationLog(redis, prefix), checkpoints: new RedisCheckpointStore(redis, prefix), silences: new RedisSilenceStore(redis, prefix),
+    // ioredis reconnects by itself; until it is ready again, what needs Redis is held.
+    dependencies: () => new Map([['redis', redis.status === 'ready']]),
     close: async () => { await redis.quit(); },
   };
 }

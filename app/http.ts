@@ -34,6 +34,8 @@ export interface ApiDeps {
   readonly metrics?: Registry;
   /** Observes the time each ingest request takes. */
   readonly ingestSeconds?: Histogram<'route'>;
+  /** What the service runs without right now (e.g. `redis: unreachable`); /readyz says so. */
+  readonly degraded?: () => readonly string[];
   /** When set, every route but /healthz and /readyz needs `Authorization: Bearer <token>`. */
   readonly token?: string;
 }
@@ -150,7 +152,12 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     app.get('/metrics', async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()));
   }
   app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_req, reply) => (deps.accepting() ? { status: 'ready' } : reply.code(503).send({ status: 'shutting down' })));
+  app.get('/readyz', async (_req, reply) => {
+    if (!deps.accepting()) return reply.code(503).send({ status: 'shutting down' });
+    // Degraded is still ready: ingest and judging go on, what needs the missing part is held.
+    const degraded = deps.degraded?.() ?? [];
+    return degraded.length === 0 ? { status: 'ready' } : { status: 'degraded', degraded };
+  });
   registerDashboard(app);
   return app;
 }

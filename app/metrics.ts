@@ -19,6 +19,10 @@ export interface MetricSources {
   readonly rejected: () => ReadonlyMap<string, number>;
   /** Consumer lag per partition held (Kafka). */
   readonly lag: () => ReadonlyMap<number, number>;
+  /** Whether each dependency answers (e.g. redis), 1 or 0. */
+  readonly dependencies?: () => ReadonlyMap<string, boolean>;
+  /** Decisions made and not yet handed on, and notifications waiting for the notification log. */
+  readonly held?: () => { readonly decisions: number; readonly notifications: number };
 }
 
 /** The registry, and the histograms the service observes into. */
@@ -59,6 +63,7 @@ export function serviceMetrics(sources: MetricSources): ServiceMetrics {
 
   count('vigil_events_accepted_total', 'Events the engine took', () => sources.engine().accepted);
   count('vigil_events_late_total', 'Events later than the allowed lateness: counted, then dropped', () => sources.engine().late);
+  count('vigil_events_too_far_ahead_total', 'Events refused for an event time too far ahead of the watermark (window.maxAheadMs)', () => sources.engine().tooFarAhead);
   count('vigil_events_unknown_version_total', 'Events whose version stayed unknown (never blamed)', () => sources.engine().unknownVersion);
   byLabel('vigil_events_rejected_total', 'Input lines rejected at ingest, by reason', 'reason', () => sources.rejected());
   count('vigil_series_overflowed_total', 'Events that went to a service\'s overflow series (past the series cap)', () => sources.engine().overflowSeries);
@@ -105,6 +110,15 @@ export function serviceMetrics(sources: MetricSources): ServiceMetrics {
       for (const [channel, c] of Object.entries(sources.delivery().byChannel)) this.set({ channel }, c.pending);
     },
   });
+  new Gauge({
+    name: 'vigil_dependency_up', help: 'Whether a dependency answers (1) or not (0); while one is down the service runs degraded', labelNames: ['dependency'], registers: [registry],
+    collect() {
+      this.reset();
+      for (const [dependency, up] of sources.dependencies?.() ?? []) this.set({ dependency }, up ? 1 : 0);
+    },
+  });
+  gauge('vigil_decisions_held', 'Decisions made and held because they could not be handed on yet (output topics or notification log unreachable)', () => sources.held?.().decisions ?? 0);
+  gauge('vigil_notifications_held', 'Notifications held because the notification log cannot be reached', () => sources.held?.().notifications ?? 0);
   gauge('vigil_notification_failures_kept', 'Deliveries given up and kept for GET /v1/notifications', () => sources.failures().length);
 
   return {

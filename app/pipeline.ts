@@ -26,6 +26,8 @@ export interface Pipeline {
   series(service: string, version: string, route?: string): ReleaseSeries | undefined;
   /** Consumer lag per partition held (empty when embedded). */
   lag(): ReadonlyMap<number, number>;
+  /** Decisions made and held because they could not be handed on yet (always 0 embedded). */
+  held(): number;
   /** The quiet-stream clock: moves event time on where no event came for `quietAfterMs`. */
   tick(wallMs: number): Promise<void>;
   close(): Promise<void>;
@@ -87,6 +89,7 @@ export function embeddedPipeline(config: RulesConfig, quietAfterMs: number, now:
     live: () => engine.live(),
     series: (service, version, route) => engine.series(service, version, route),
     lag: () => new Map(),
+    held: () => 0,
     tick: (wallMs) => {
       const t = clock.estimate(0, wallMs);
       if (t !== undefined) engine.advanceTo(t);
@@ -125,22 +128,46 @@ export async function kafkaPipeline(
   await producer.connect();
   const publisher = new KafkaDecisionPublisher(producer, settings.topics);
   const clock = new QuietClock(quietAfterMs);
+  /** Output keys this instance claimed and has not settled yet, and those it published but could not settle. */
+  const claimed = new Set<string>(), published = new Set<string>();
   const source = new KafkaEventSource({
     kafka, groupId: settings.groupId, topics: settings.topics, producer, logger, sessionTimeoutMs: settings.sessionTimeoutMs,
     createEngine: (_partition, sink, from) => createEngine(config, sink, from, ports),
     checkpoints,
     onDecisions: async (decisions) => {
       // A decision made again (a batch repeated after a crash) goes to the output topics once:
-      // the shared log says which were published already.
+      // the shared log says which were published already. A failure part way (Redis down)
+      // makes the source hold the decisions and try again: what this instance claimed or
+      // published already is remembered here, so the retry neither loses nor repeats it.
       const fresh: Decision[] = [];
-      for (const d of decisions) if (!log || (await log.claim(`outputs|${decisionId(d)}`))) fresh.push(d);
+      for (const d of decisions) {
+        const key = `outputs|${decisionId(d)}`;
+        if (!log) fresh.push(d);
+        else if (published.has(key)) continue;
+        else if (claimed.has(key) || (await log.claim(key))) {
+          claimed.add(key);
+          fresh.push(d);
+        }
+      }
       try {
         await publisher.publish(fresh);
       } catch (err) {
-        if (log) for (const d of fresh) await log.settle(`outputs|${decisionId(d)}`, 'failed');
+        if (log) {
+          for (const d of fresh) {
+            const key = `outputs|${decisionId(d)}`;
+            await log.settle(key, 'failed').then(() => claimed.delete(key), () => undefined);
+          }
+        }
         throw err;
       }
-      if (log) for (const d of fresh) await log.settle(`outputs|${decisionId(d)}`, 'delivered');
+      if (log) {
+        for (const d of fresh) published.add(`outputs|${decisionId(d)}`);
+        for (const key of [...published]) {
+          await log.settle(key, 'delivered');
+          published.delete(key);
+          claimed.delete(key);
+        }
+      }
       handle.made(decisions);
     },
     onEvents: (partition, events) => clock.note(partition, events, now()),
@@ -162,6 +189,7 @@ export async function kafkaPipeline(
       return undefined;
     },
     lag: () => source.lag(),
+    held: () => source.held(),
     tick: (wallMs) => source.advance((p) => clock.estimate(p, wallMs)),
     close: async () => {
       await source.stop();
@@ -192,11 +220,11 @@ async function ensureTopics(kafka: Kafka, settings: KafkaPipelineSettings): Prom
 
 function sumStats(all: readonly EngineStats[]): EngineStats {
   const decisions: Record<string, number> = {};
-  let accepted = 0, late = 0, windowed = 0, deploys = 0, unknownVersion = 0, overflowSeries = 0, webhooks = 0;
+  let accepted = 0, late = 0, windowed = 0, deploys = 0, unknownVersion = 0, overflowSeries = 0, webhooks = 0, tooFarAhead = 0;
   for (const s of all) {
     accepted += s.accepted; late += s.late; windowed += s.windowed; deploys += s.deploys;
-    unknownVersion += s.unknownVersion; overflowSeries += s.overflowSeries; webhooks += s.webhooks;
+    unknownVersion += s.unknownVersion; overflowSeries += s.overflowSeries; webhooks += s.webhooks; tooFarAhead += s.tooFarAhead;
     for (const [k, v] of Object.entries(s.decisions)) decisions[k] = (decisions[k] ?? 0) + v;
   }
-  return { accepted, late, windowed, deploys, unknownVersion, overflowSeries, webhooks, decisions };
+  return { accepted, late, windowed, deploys, unknownVersion, overflowSeries, webhooks, tooFarAhead, decisions };
 }

@@ -49,6 +49,8 @@ export interface ServiceOptions {
   readonly silences?: SilenceStore;
   /** The environment, for secrets given as `env:NAME` (webhook receivers). */
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Whether each dependency answers now (e.g. redis); one that does not makes the service degraded. */
+  readonly dependencies?: () => ReadonlyMap<string, boolean>;
 }
 
 /** A started service. */
@@ -116,7 +118,16 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const metrics = serviceMetrics({
     engine: () => pipeline.stats(), live: () => pipeline.live(), decisions, delivery: () => delivery.stats(),
     failures: () => delivery.failures(), rejected: () => rejectedByReason, lag: () => pipeline.lag(),
+    dependencies: options.dependencies, held: () => ({ decisions: pipeline.held(), notifications: delivery.heldForLog() }),
   });
+  const degraded = (): string[] => {
+    const out: string[] = [];
+    for (const [name, up] of options.dependencies?.() ?? []) if (!up) out.push(`${name}: unreachable`);
+    const held = pipeline.held(), waiting = delivery.heldForLog();
+    if (held > 0) out.push(`${held} decisions held until they can be handed on`);
+    if (waiting > 0) out.push(`${waiting} notifications held until the notification log answers`);
+    return out;
+  };
   const timedBus: EventBus = {
     publish: async (events) => {
       const started = performance.now();
@@ -137,7 +148,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const api = buildApi({
     bus: timedBus, decisions, delivery, logger, onRejected, metrics: metrics.registry, ingestSeconds: metrics.ingestSeconds,
     series: (service, version, route) => pipeline.series(service, version, route), token: options.apiToken,
-    bodyLimitBytes: config.server.bodyLimitBytes, accepting: () => accepting,
+    bodyLimitBytes: config.server.bodyLimitBytes, accepting: () => accepting, degraded,
   });
   registerReleaseTools(api, { decisions, bus: timedBus, config: config.releaseTools, now, onRejected, token: options.apiToken });
   registerWebhooks(api, { config: config.webhooks, bus: timedBus, logger, env: options.env ?? {}, now, onRejected });

@@ -236,6 +236,12 @@ export class KafkaEventSource {
   /** Leaves the group (committed offsets stay, and each partition's checkpoint as of them) and disconnects. */
   async stop(): Promise<void> {
     await this.consumer.stop();
+    // A checkpoint past decisions still held would tell the next owner they were made.
+    if (this.pending.length > 0 && !(await this.flush())) {
+      this.options.logger.error({ held: this.pending.length }, 'stopping with decisions held; the next owner makes them again from the committed offset');
+      await this.consumer.disconnect();
+      return;
+    }
     for (const [p, engine] of this.engines) {
       const next = this.nextOffset.get(p);
       if (next !== undefined && !this.takeovers.has(p)) await this.saveCheckpoint(p, engine, next, true);
@@ -257,13 +263,18 @@ export class KafkaEventSource {
     return this.lagByPartition;
   }
 
+  /** Decisions made and not yet handed on (held while what hands them on fails, e.g. Redis is down). */
+  held(): number {
+    return this.pending.length;
+  }
+
   /** Moves event time on in every partition held (see Engine.advanceTo), handing on what that decides. */
   async advance(eventTimeOf: (partition: number) => number | undefined): Promise<void> {
     for (const [p, engine] of this.engines) {
       const t = eventTimeOf(p);
       if (t !== undefined) engine.advanceTo(t);
     }
-    await this.flush();
+    if (await this.flush()) await this.commitHeld();
   }
 
   /** Rewinds newly held partitions to their start, to rebuild their windows (see Takeover). */
@@ -344,11 +355,43 @@ export class KafkaEventSource {
     }
   }
 
-  private async flush(): Promise<void> {
-    if (this.pending.length === 0) return;
+  /**
+   * Hands on the decisions made so far; true when nothing is left held. A failure (the
+   * notification log's Redis down, the output topics unreachable) keeps them, in order, for
+   * the next try, and the stream goes on being judged meanwhile: offsets are not committed
+   * past them until they are handed on (see `uncommitted`).
+   */
+  private async flush(): Promise<boolean> {
+    if (this.pending.length === 0) return true;
     const decisions = this.pending;
     this.pending = [];
-    await this.options.onDecisions(decisions);
+    try {
+      await this.options.onDecisions(decisions);
+      return true;
+    } catch (err) {
+      this.pending = [...decisions, ...this.pending];
+      const now = Date.now();
+      if (now - this.lastHoldWarningMs > 5_000) {
+        this.lastHoldWarningMs = now;
+        this.options.logger.warn({ held: this.pending.length, err: err instanceof Error ? err.message : String(err) }, 'decisions held: handing them on failed; trying again with the next batch');
+      }
+      return false;
+    }
+  }
+
+  private lastHoldWarningMs = 0;
+  /** Partitions whose commits wait for held decisions, with the first offset not committed. */
+  private readonly uncommitted = new Map<number, bigint>();
+
+  /** Commits what was held back while decisions were held, now that they are handed on. */
+  private async commitHeld(): Promise<void> {
+    if (this.uncommitted.size === 0) return;
+    const offsets = [...this.uncommitted.keys()].flatMap((partition) => {
+      const next = this.nextOffset.get(partition);
+      return this.engines.has(partition) && next !== undefined ? [{ topic: this.options.topics.events, partition, offset: next.toString() }] : [];
+    });
+    this.uncommitted.clear();
+    if (offsets.length > 0) await this.consumer.commitOffsets(offsets);
   }
 
   private async batch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
@@ -384,10 +427,12 @@ export class KafkaEventSource {
         if (takeover !== undefined && BigInt(message.offset) < takeover.liveFrom) continue;
         dead.push({ key: message.key, value: message.value, reason: reason ?? (result && !result.ok ? result.reason : 'unreadable'), offset: message.offset });
       } else {
-        this.replaying = takeover !== undefined && BigInt(message.offset) < takeover.liveFrom;
-        engine.push(result.event);
+        const replay = takeover !== undefined && BigInt(message.offset) < takeover.liveFrom;
+        this.replaying = replay;
+        const admission = engine.push(result.event);
         this.replaying = false;
-        taken.push(result.event);
+        if (admission.kind === 'taken') taken.push(result.event);
+        else if (!replay) dead.push({ key: message.key, value: message.value, reason: admission.reason, offset: message.offset });
       }
     }
     if (dead.length > 0) {
@@ -409,16 +454,28 @@ export class KafkaEventSource {
     if (taken.length > 0) this.options.onEvents?.(batch.partition, taken);
     // Decisions first, offsets after: what was committed has had its effects.
     const durable = taken.some((e) => e.type === 'deploy') || this.pending.some((d) => d.type !== 'suppressed');
-    await this.flush();
+    // The engine has seen these offsets whether or not its decisions can be handed on now:
+    // a batch fetched again must not feed it twice.
     if (lastSeen !== undefined) {
       const next = BigInt(lastSeen) + 1n;
       if (expected === undefined || next > expected) this.nextOffset.set(batch.partition, next);
       if (takeover && next >= takeover.liveFrom) this.takeovers.delete(batch.partition);
     }
+    const handedOn = await this.flush();
     if (lastSeen !== undefined) {
       resolveOffset(lastSeen);
+      const next = BigInt(lastSeen) + 1n;
+      if (!handedOn) {
+        // Held decisions: nothing is committed past them, so a crash now replays them.
+        if (!this.uncommitted.has(batch.partition)) this.uncommitted.set(batch.partition, BigInt(batch.messages[0]?.offset ?? lastSeen));
+        this.lagByPartition.set(batch.partition, Math.max(0, Number(batch.highWatermark) - Number(lastSeen) - 1));
+        await heartbeat();
+        return;
+      }
+      this.uncommitted.delete(batch.partition);
+      await this.commitHeld();
       // Explicitly: with autoCommit off, commitOffsetsIfNecessary commits nothing.
-      await this.consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(lastSeen) + 1n).toString() }]);
+      await this.consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next.toString() }]);
       // The high watermark is the offset the next message will get.
       this.lagByPartition.set(batch.partition, Math.max(0, Number(batch.highWatermark) - Number(lastSeen) - 1));
       if (!this.takeovers.has(batch.partition)) {

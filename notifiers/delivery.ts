@@ -224,11 +224,52 @@ export class Delivery {
     }));
   }
 
+  /** Notifications held because the notification log cannot be reached (Redis down), now. */
+  heldForLog(): number {
+    return this.waitingForLog;
+  }
+
+  private waitingForLog = 0;
+
+  /**
+   * One step on the notification log, tried until it answers: telling a channel without the
+   * log could tell it twice, so the channel's queue holds meanwhile. Undefined once the
+   * service stops with the log still unreachable.
+   */
+  private async logged<T>(name: string, d: Decision, step: () => Promise<T>): Promise<T | undefined> {
+    for (let n = 1; ; n++) {
+      try {
+        const result = await step();
+        if (n > 1) this.waitingForLog--;
+        return result;
+      } catch (err) {
+        if (n === 1) this.waitingForLog++;
+        if (n === 1 || n % 10 === 0) this.options.logger.warn({ channel: name, decision: d.type, attempt: n, err: describe(err) }, 'the notification log cannot be reached; holding the notification');
+        if (this.stopping.signal.aborted) {
+          this.waitingForLog--;
+          return undefined;
+        }
+        await this.clock.sleep(Math.min(LOG_RETRY_MAX_MS, this.retry.baseMs * 2 ** Math.min(n - 1, 10)), this.stopping.signal);
+      }
+    }
+  }
+
   private async deliver(name: string, notifier: Notifier, d: Decision): Promise<void> {
     const key = `${name}|${decisionId(d)}`;
     const log = this.options.log;
     const perChannel = this.channelCounters(name);
-    if (!(await log.claim(key))) {
+    const claimed = await this.logged(name, d, () => log.claim(key));
+    if (claimed === undefined) {
+      this.counters.failed++;
+      perChannel.failed++;
+      this.failedDeliveries.push({
+        channel: name, decision: d.type, ts: d.ts, attempts: 0, reason: 'not delivered before the service stopped: the notification log could not be reached',
+        failedAt: new Date(this.now()).toISOString(),
+      });
+      if (this.failedDeliveries.length > FAILURES_KEPT) this.failedDeliveries.shift();
+      return;
+    }
+    if (!claimed) {
       this.counters.duplicates++;
       perChannel.duplicates++;
       return;
@@ -243,12 +284,12 @@ export class Delivery {
         perChannel.retried++;
         this.options.logger.warn({ channel: name, decision: d.type, attempt: n, waitMs, err: describe(err) }, 'notification failed, retrying');
       }, this.stopping.signal);
-      await log.settle(key, 'delivered');
+      await this.logged(name, d, () => log.settle(key, 'delivered'));
       this.counters.delivered++;
       perChannel.delivered++;
       this.options.onDelivered?.(name, 'delivered', took());
     } catch (err) {
-      await log.settle(key, 'failed');
+      await this.logged(name, d, () => log.settle(key, 'failed'));
       this.counters.failed++;
       perChannel.failed++;
       this.options.onDelivered?.(name, 'failed', took());
@@ -265,6 +306,9 @@ export class Delivery {
     }
   }
 }
+
+/** How long the log is waited for between two tries while it cannot be reached. */
+const LOG_RETRY_MAX_MS = 5_000;
 
 /** A stable id of a decision: the same record (a replay, a retry) gives the same id. */
 export function decisionId(d: Decision): string {

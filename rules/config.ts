@@ -16,6 +16,12 @@ export const windowSchema = z.strictObject({
   sliceMs: positiveMs.default(10_000),
   /** Events up to this late (behind the newest event time) still count. */
   allowedLatenessMs: z.number().int().nonnegative().default(30_000),
+  /**
+   * An event further than this ahead of the watermark (a clock years off, seconds taken for
+   * milliseconds) is refused and counted instead of moving event time there, which would
+   * make every later event of the stream late.
+   */
+  maxAheadMs: positiveMs.default(24 * 3600_000),
   /** How much history each judged series keeps. */
   horizonMs: positiveMs.default(30 * 60_000),
   /** Distinct (version, route) series per service before new ones go to an overflow series. */

@@ -32,13 +32,20 @@ export interface EngineStats {
   readonly unknownVersion: number;
   readonly overflowSeries: number;
   readonly webhooks: number;
+  /** Events refused for being further ahead of the watermark than `window.maxAheadMs` (not in `accepted`). */
+  readonly tooFarAhead: number;
   readonly decisions: Readonly<Record<string, number>>;
 }
+
+/** Whether the engine took an event; a refused one changed nothing and says why. */
+export type Admission = { readonly kind: 'taken' } | { readonly kind: 'refused'; readonly reason: string };
+
+const TAKEN: Admission = { kind: 'taken' };
 
 /** The engine as its drivers (replay, the service) see it. */
 export interface Engine {
   /** Feeds one event; decisions come out through the sink given at creation. */
-  push(event: VigilEvent): void;
+  push(event: VigilEvent): Admission;
   /**
    * Moves event time forward with no event: the driver's estimate of the newest event time
    * when the stream is quiet (a live service extrapolates it from the wall clock), so that
@@ -138,6 +145,7 @@ class EventTimeEngine implements Engine {
   private unknownVersion = 0;
   private overflowSeries = 0;
   private webhooks = 0;
+  private tooFarAhead = 0;
   private readonly decisionCounts: Record<string, number> = {};
   private readonly routeTemplates = new Map<string, string>();
   /** Per service, what event tags resolved to: the same few arrive millions of times. */
@@ -183,7 +191,7 @@ class EventTimeEngine implements Engine {
   stats(): EngineStats {
     return {
       accepted: this.accepted, late: this.late, windowed: this.windowed, deploys: this.deploys, unknownVersion: this.unknownVersion,
-      overflowSeries: this.overflowSeries, webhooks: this.webhooks, decisions: { ...this.decisionCounts },
+      overflowSeries: this.overflowSeries, webhooks: this.webhooks, tooFarAhead: this.tooFarAhead, decisions: { ...this.decisionCounts },
     };
   }
 
@@ -222,7 +230,13 @@ class EventTimeEngine implements Engine {
     }
   }
 
-  push(e: VigilEvent): void {
+  push(e: VigilEvent): Admission {
+    // The watermark trails the newest event by the allowed lateness.
+    const aheadMs = e.ts - (this.maxTs - this.cfg.window.allowedLatenessMs);
+    if (this.maxTs !== -Infinity && aheadMs > this.cfg.window.maxAheadMs) {
+      this.tooFarAhead++;
+      return { kind: 'refused', reason: `event time ${isoTime(e.ts)} is ${duration(aheadMs)} ahead of the stream's watermark (more than window.maxAheadMs)` };
+    }
     this.accepted++;
     switch (e.type) {
       case 'request': this.onRequest(e); break;
@@ -235,6 +249,7 @@ class EventTimeEngine implements Engine {
       this.maxTs = e.ts;
       this.advance(e.ts - this.cfg.window.allowedLatenessMs);
     }
+    return TAKEN;
   }
 
   advanceTo(eventTimeMs: number): void {
