@@ -8,7 +8,7 @@
  * that is not itself a new release (the stable fleet, and the baseline when there is
  * one). A release passes after five tested minutes without a failure.
  */
-import { cumulativeStdNormalProbability, wilcoxonRankSum } from 'simple-statistics';
+import { errorFunction, wilcoxonRankSum } from 'simple-statistics';
 import { isoTime, type Decision, type Verdict } from '../../rules/decisions.js';
 import type { VigilEvent } from '../../rules/events.js';
 import { PeerInput } from './traffic.js';
@@ -24,6 +24,11 @@ export interface CanaryTestOptions {
 /** The plain test as the comparison specifies it. */
 export const DEFAULT_CANARY_TEST: CanaryTestOptions = { windowMs: 60_000, alpha: 0.05, passAfterWindows: 5 };
 
+/** The standard normal upper tail; simple-statistics' table lookup stops at 0.001, erf does not. */
+function upperTail(z: number): number {
+  return 0.5 * (1 - errorFunction(z / Math.SQRT2));
+}
+
 /** One-sided p-value that the first ratio is higher (pooled two-proportion z-test); 1 when there is nothing to test. */
 export function twoProportionP(errorsA: number, requestsA: number, errorsB: number, requestsB: number): number {
   if (requestsA <= 0 || requestsB <= 0) return 1;
@@ -31,7 +36,7 @@ export function twoProportionP(errorsA: number, requestsA: number, errorsB: numb
   const se = Math.sqrt(pooled * (1 - pooled) * (1 / requestsA + 1 / requestsB));
   if (!(se > 0)) return 1;
   const z = (errorsA / requestsA - errorsB / requestsB) / se;
-  return 1 - cumulativeStdNormalProbability(z);
+  return upperTail(z);
 }
 
 /** One-sided p-value that the first sample is larger (Mann-Whitney U, normal approximation); 1 when either is empty. */
@@ -41,7 +46,7 @@ export function mannWhitneyP(a: readonly number[], b: readonly number[]): number
   if (n1 === 0 || n2 === 0) return 1;
   const u = wilcoxonRankSum([...a], [...b]) - (n1 * (n1 + 1)) / 2;
   const sd = Math.sqrt((n1 * n2 * (n1 + n2 + 1)) / 12);
-  return 1 - cumulativeStdNormalProbability((u - (n1 * n2) / 2) / sd);
+  return upperTail((u - (n1 * n2) / 2) / sd);
 }
 
 interface ReleaseState {

@@ -5,7 +5,9 @@
  *   errors / requests over 5m > 1%   or   p99 over 5m > 1.5 x the fleet's p99 over 5m
  *
  * evaluated every minute of event time per service and version (no `for:` clause, no
- * minimum traffic: the rule as written). A group pages when it starts firing and again
+ * minimum traffic: the rule as written). The fleet's p99 is that of the service's other
+ * versions: with the version itself in it, a canary with more than 1% of the traffic
+ * would set the very p99 it is held against, and the latency half could never fire. A group pages when it starts firing and again
  * each time it starts firing after it stopped, as a new Alertmanager group does; its
  * stopping is a `resolve`. Release tools that gate on such a query (an analysis that
  * fails when the query is true) give the verdicts: `FAIL` when a new release's group
@@ -79,12 +81,11 @@ export class ThresholdJudge {
     const from = t - this.options.windowMs;
     for (const service of this.input.tags.services()) {
       const versions = this.input.tags.versionsOf(service);
-      const fleet = this.input.slices.window(service, versions.map((v) => v.version), from, t);
-      if (fleet.requests === 0 && fleet.latencies.length === 0) continue;
-      const fleetP99 = quantileOf(fleet.latencies, 0.99);
       for (const v of versions) {
         const w = this.input.slices.window(service, [v.version], from, t);
         if (w.requests === 0 && w.latencies.length === 0) continue;
+        const rest = this.input.slices.window(service, versions.filter((o) => o !== v).map((o) => o.version), from, t);
+        const fleetP99 = quantileOf(rest.latencies, 0.99);
         const key = `${service}\u0000${v.version}`;
         const group = this.groups.get(key) ?? { firing: false, incident: '', firstEvaluatedMs: undefined, verdict: 'NONE' };
         this.groups.set(key, group);
@@ -92,6 +93,7 @@ export class ThresholdJudge {
         const ratio = w.requests > 0 ? w.errors / w.requests : 0;
         const p99 = quantileOf(w.latencies, 0.99);
         const errorsFire = ratio > this.options.maxErrorRatio;
+        // NaN (no other version serving) never fires.
         const latencyFires = p99 > this.options.maxP99OverFleet * fleetP99;
         const firing = errorsFire || latencyFires;
         const ts = isoTime(t);
