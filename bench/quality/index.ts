@@ -21,7 +21,9 @@ import { describeMachine, machineInfo } from '../harness.js';
 import { caseId, JUDGES, type CaseGroup, type CaseRun, type CaseSpec, type JudgeName } from './cases.js';
 import { lineChartSvg } from './chart.js';
 import { cellStats, detectionRate, failTimings, falsePagesPer100, nearestRank, pagesPerIncident, totalsOf, verdictAccuracy, type CellStats, type ScoredCase, type Totals } from './metrics.js';
-import { POWER_FAULTS, POWER_RATES, powerFaultName, type PowerFault } from './power.js';
+import { POWER_AFTER_ONSET_MS, POWER_DURATION_MS, POWER_FAULTS, POWER_ONSET_MS, POWER_RATES, powerFaultName, type PowerFault } from './power.js';
+
+const AFTER_MIN = POWER_AFTER_ONSET_MS / 60_000;
 import { scoreBatch, type ScoreResult } from './score.js';
 import type { WorkerRequest } from './worker.js';
 
@@ -46,8 +48,8 @@ export interface QualityOptions {
 
 /** The defaults `npm run bench` uses. */
 export const DEFAULT_QUALITY_OPTIONS: QualityOptions = {
-  coreSeeds: 3,
-  catalogPowerSeeds: 2,
+  coreSeeds: 2,
+  catalogPowerSeeds: 1,
   gridSeeds: 3,
   cleanSeeds: 50,
   outDir: join(REPO_ROOT, 'bench', 'out', 'quality'),
@@ -262,7 +264,7 @@ function gridChart(title: string, stats: Map<string, CellStats>, faults: readonl
     xLabel: 'canary traffic (requests per second, log scale)',
     yLabel: 'median minutes from onset to FAIL',
     xTicks: POWER_RATES.map((r) => String(r)),
-    yMax: 12,
+    yMax: POWER_AFTER_ONSET_MS / 60_000,
     yStep: 2,
     guide: { y: 5, label: '5 min' },
     note,
@@ -276,7 +278,7 @@ function judgesChart(run: QualityRun, fault: PowerFault, note: string): string {
     xLabel: 'canary traffic (requests per second, log scale)',
     yLabel: 'median minutes from onset to FAIL',
     xTicks: POWER_RATES.map((r) => String(r)),
-    yMax: 12,
+    yMax: POWER_AFTER_ONSET_MS / 60_000,
     yStep: 2,
     guide: { y: 5, label: '5 min' },
     note,
@@ -299,7 +301,7 @@ export function qualityReport(run: QualityRun, command: string): QualityReport {
   const o = run.options;
   const md: string[] = [];
   const vigilGrid = gridStats(run, 'vigil');
-  const gridNote = `${o.gridSeeds} seeds per point; no point: half or more not caught in 12 min`;
+  const gridNote = `${o.gridSeeds} seeds per point; no point: half or more not caught in ${AFTER_MIN} min`;
   const charts: Record<string, string> = {
     'power-errors.svg': gridChart('Vigil: time to FAIL, error-ratio regressions', vigilGrid, POWER_FAULTS.filter((f) => f.kind === 'errors'), gridNote),
     'power-latency.svg': gridChart('Vigil: time to FAIL, latency regressions', vigilGrid, POWER_FAULTS.filter((f) => f.kind !== 'errors'), gridNote),
@@ -312,11 +314,11 @@ export function qualityReport(run: QualityRun, command: string): QualityReport {
   const clean = totalsOf(casesOf(run, 'vigil', inGroups('clean')));
   const parallel = totalsOf(casesOf(run, 'vigil', (r) => r.run.spec.source === 'catalog' && r.run.spec.name.startsWith('parallel-canaries') || (r.run.spec.source === 'sample' && r.run.spec.name.startsWith('parallel'))));
   const parallelPages = parallel.detected + parallel.duplicates;
-  const targets = [
+  const targets: { target: string; met: boolean; measured: string }[] = [
     {
       target: 'x2 error ratio at 8 req/s caught within 5 minutes',
       met: x2at8 !== undefined && x2at8.medianMs <= 5 * 60_000,
-      measured: x2at8 === undefined ? 'not run' : `median ${minutes(x2at8.medianMs)}; ${x2at8.caughtWithin5Min} of ${x2at8.runs} within 5 min, ${x2at8.caught} within 12`,
+      measured: x2at8 === undefined ? 'not run' : `median ${minutes(x2at8.medianMs)}; ${x2at8.caughtWithin5Min} of ${x2at8.runs} within 5 min, ${x2at8.caught} within ${AFTER_MIN}`,
     },
     {
       target: 'zero false FAILs across 200 clean releases',
@@ -329,6 +331,28 @@ export function qualityReport(run: QualityRun, command: string): QualityReport {
       measured: `${parallelPages} pages for ${parallel.detected} of ${parallel.regressions} incidents (${parallel.cases} parallel-canary cases), ${parallel.falsePages} false pages`,
     },
   ];
+  // Vigil against the reference judges, over every case (catalog, grid, clean, samples).
+  const all = Object.fromEntries(JUDGES.map((j) => [j, totalsOf(casesOf(run, j, () => true))])) as Record<JudgeName, Totals>;
+  const core = Object.fromEntries(JUDGES.map((j) => [j, totalsOf(casesOf(run, j, inGroups('core')))])) as Record<JudgeName, Totals>;
+  const peers = JUDGES.filter((j) => j !== 'vigil');
+  const medianS = (t: Totals): number => nearestRank(t.delaysS, 0.5);
+  targets.push(
+    {
+      target: 'Vigil: fewer false pages than both reference judges (all cases)',
+      met: peers.every((p) => all.vigil.falsePages < all[p].falsePages),
+      measured: JUDGES.map((j) => `${j} ${all[j].falsePages}`).join(', '),
+    },
+    {
+      target: 'Vigil: fewer pages per incident than both (all cases)',
+      met: peers.every((p) => pagesPerIncident(all.vigil) < pagesPerIncident(all[p])),
+      measured: JUDGES.map((j) => `${j} ${fixed(pagesPerIncident(all[j]), 2)}`).join(', '),
+    },
+    {
+      target: 'Vigil: detection speed matching both (median time to page, core catalog)',
+      met: peers.every((p) => medianS(core.vigil) <= medianS(core[p])),
+      measured: JUDGES.map((j) => `${j} ${seconds(core[j].delaysS, 0.5)} (${core[j].detected}/${core[j].regressions} paged in time)`).join(', '),
+    },
+  );
 
   md.push(`Command: \`${command}\`. Machine: ${run.machine}. Load average ${run.loadBefore.map((l) => l.toFixed(1)).join(' / ')} at the start, ${run.loadAfter.map((l) => l.toFixed(1)).join(' / ')} at the end (other work shared the machine).`);
   md.push('');
@@ -364,7 +388,7 @@ export function qualityReport(run: QualityRun, command: string): QualityReport {
   md.push(`### Power curves (${POWER_FAULTS.length} regressions x ${POWER_RATES.length} traffic levels x ${o.gridSeeds} seeds)`);
   md.push('');
   md.push(
-    'checkout (the samples\' service: ~0.5% 5xx, log-normal latencies) with a stable fleet of 6 instances (5 req/s each, more for the 32 req/s canary so that it stays a third of the traffic or less) and one canary from minute 2; the regression starts at minute 8 and lasts to the end at minute 20. Cell: median time from onset to the first FAIL, misses counted as never (so "not caught" when half or more were missed), then (caught/runs), and how many were FAILed before the onset.',
+    `checkout (the samples' service: ~0.5% 5xx, log-normal latencies) with a stable fleet of 4 instances at 5 req/s each (8 each beside the 32 req/s canary, which then carries half the traffic) and one canary from minute 2; the regression starts at minute ${POWER_ONSET_MS / 60_000} and lasts to the end at minute ${POWER_DURATION_MS / 60_000}. Cell: median time from onset to the first FAIL, misses counted as never (so "not caught" when half or more were missed), then (caught/runs), and how many were FAILed before the onset.`,
   );
   md.push('');
   for (const j of JUDGES) {

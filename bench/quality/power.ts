@@ -13,11 +13,13 @@ import { CHECKOUT } from '../../simulate/services.js';
 
 const MINUTE = 60_000;
 const EPOCH_MS = Date.UTC(2026, 10, 18, 11, 6, 40);
-/** Twenty minutes: the canary starts at 2, the regression at 8, twelve minutes to catch it. */
-export const POWER_DURATION_MS = 20 * MINUTE;
+/** Sixteen minutes: the canary starts at 2, the regression at 6, ten minutes to catch it. */
+export const POWER_DURATION_MS = 16 * MINUTE;
 export const POWER_CANARY_START_MS = 2 * MINUTE;
-export const POWER_ONSET_MS = 8 * MINUTE;
-const STABLE_INSTANCES = 6;
+export const POWER_ONSET_MS = 6 * MINUTE;
+/** How long after the onset a grid scenario runs. */
+export const POWER_AFTER_ONSET_MS = POWER_DURATION_MS - POWER_ONSET_MS;
+const STABLE_INSTANCES = 4;
 
 /** Canary traffic levels of the grid, requests per second. */
 export const POWER_RATES = [0.5, 2, 8, 32] as const;
@@ -59,9 +61,9 @@ export interface PowerCell {
   readonly rateRps: number;
 }
 
-/** The stable fleet grows with the canary so that the canary stays a minority of the traffic. */
+/** The stable fleet grows with the canary so that the canary never carries more than half the traffic. */
 function stableRate(canaryRps: number): number {
-  return Math.max(5, canaryRps / 3);
+  return Math.max(5, canaryRps / STABLE_INSTANCES);
 }
 
 function faultOf(f: PowerFault): Fault {
