@@ -85,6 +85,11 @@ describe('the self-history detector', () => {
     expect(judged.slice(0, 2000).filter((j) => j.score >= ALARM).length).toBeLessThanOrEqual(1);
   });
 
+  it('says a drift is a drift, with its numbers', () => {
+    const j: HistoryJudgment = { score: 0.6, surprise: 6, p: 1e-6, finding: 'drift', value: 130, expected: 129, cycle: 'none', statistic: 12, typical: 0.5, reported: true, warmingUp: false };
+    expect(describeJudgment(j, 'p99 of checkout v42')).toBe('p99 of checkout v42 has drifted: its slow mean is 12 off its baseline, 24x its usual 0.5 (p 1.0e-6 against its own history)');
+  });
+
   it('learns a daily rhythm and flags a day that breaks it', () => {
     // Points every 15 minutes for three weeks; a daily peak of +40 around noon; on day 18 the peak never comes.
     const g = gaussian(7);
@@ -125,9 +130,9 @@ describe('the self-history detector', () => {
     }
     expect(sizes[0]).toBeLessThan(sizes[1]!);
     expect(sizes[2]).toBe(sizes[1]);
-    // Six sample rings and their sorted copies, the rhythm bins, the episode's surprises, a few scalars.
+    // Seven sample rings and their sorted copies, the rhythm bins, the episode's surprises, a few scalars.
     const bins = DEFAULT_HISTORY_OPTIONS.dayBins * 8 * 2 + 15;
-    expect(sizes[2]).toBeLessThanOrEqual(6 * 2 * 500 + bins + DEFAULT_HISTORY_OPTIONS.episodePoints + 100);
+    expect(sizes[2]).toBeLessThanOrEqual(7 * 2 * 500 + bins + DEFAULT_HISTORY_OPTIONS.episodePoints + 100);
   });
 
   it('scores every point in [0, 1] whatever the series', () => {

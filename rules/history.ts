@@ -11,7 +11,7 @@
  * whole cycle and only while it predicts better than the plain level, so a series
  * without one is judged without one.
  *
- * Five questions are asked of every value, each against how the same question was
+ * Six questions are asked of every value, each against how the same question was
  * answered over the last `memory` points of the series:
  *
  * - spike: how far is the value from what was expected of it?
@@ -24,12 +24,16 @@
  *   beats the plain level one step ahead: a day that does not look like its weekday?
  * - range: how far out of the values' own long-run distribution is the value (both
  *   tails)?
+ * - drift: how far has the slow mean of the values (half-life `driftHalfLife`) moved off
+ *   their baseline (half-life `baselineHalfLife`), both starting as the warm-up's mean:
+ *   how far the series has wandered from where it began, which the shift's norm
+ *   forgets within a few dozen points?
  *
  * Each answer becomes a tail probability under that statistic's own history: the
  * empirical distribution of its last `memory` values, its upper `tailFraction` modelled
  * as a generalised Pareto tail (peaks over threshold, fitted by moments, never lighter
  * than exponential), so that a value beyond all history still gets a finite probability
- * ordered by how far beyond. The smallest of the five, times five (Bonferroni), is the
+ * ordered by how far beyond. The smallest of the six, times six (Bonferroni), is the
  * point's p-value; its surprise is -log10 p.
  *
  * One episode, one signal: a point reports only when it is the most surprising of the
@@ -52,6 +56,10 @@ export interface HistoryOptions {
   readonly normHalfLife: number;
   /** Half-life, in points, of the recent mean and mean absolute deviation (shift, spread). */
   readonly longHalfLife: number;
+  /** Half-life, in points, of the slow mean of the values (drift). */
+  readonly driftHalfLife: number;
+  /** Half-life, in points, of the baseline the slow mean is measured against (drift). */
+  readonly baselineHalfLife: number;
   /** Half-life, in points, of the last few values' deviation from the rhythm (rhythm). */
   readonly recentHalfLife: number;
   /** Half-life, in points, of each predictor's mean absolute error (which predictor is trusted). */
@@ -74,6 +82,8 @@ export const DEFAULT_HISTORY_OPTIONS: HistoryOptions = {
   levelHalfLife: 1,
   normHalfLife: 30,
   longHalfLife: 30,
+  driftHalfLife: 200,
+  baselineHalfLife: 3000,
   recentHalfLife: 3,
   errorHalfLife: 200,
   dayBins: 96,
@@ -83,7 +93,7 @@ export const DEFAULT_HISTORY_OPTIONS: HistoryOptions = {
 };
 
 /** What was unusual about a point. */
-export type HistoryFinding = 'spike' | 'shift' | 'spread' | 'rhythm' | 'range';
+export type HistoryFinding = 'spike' | 'shift' | 'spread' | 'rhythm' | 'range' | 'drift';
 
 /** Which rhythm a value was expected by. */
 export type HistoryCycle = 'none' | 'day' | 'week';
@@ -94,7 +104,7 @@ export interface HistoryJudgment {
   readonly score: number;
   /** -log10 of the p-value (0 while warming up). */
   readonly surprise: number;
-  /** How often the series' own history was at least this unusual, corrected for asking five questions. */
+  /** How often the series' own history was at least this unusual, corrected for asking six questions. */
   readonly p: number;
   /** The question that gave the smallest p-value. */
   readonly finding: HistoryFinding;
@@ -111,7 +121,7 @@ export interface HistoryJudgment {
 }
 
 const DAY_MS = 86_400_000;
-const FINDINGS: readonly HistoryFinding[] = ['spike', 'shift', 'spread', 'rhythm', 'range'];
+const FINDINGS: readonly HistoryFinding[] = ['spike', 'shift', 'spread', 'rhythm', 'range', 'drift'];
 
 /** A bounded sample of a statistic's recent values, kept sorted, with tail probabilities. */
 class TailModel {
@@ -304,6 +314,8 @@ export class HistoryDetector {
   private readonly options: HistoryOptions;
   private readonly longRate: number;
   private readonly recentRate: number;
+  private readonly driftRate: number;
+  private readonly baselineRate: number;
   private readonly predictors: readonly Predictor[];
   private readonly cycles: readonly HistoryCycle[];
   private readonly models: Readonly<Record<Exclude<HistoryFinding, 'range'>, TailModel>>;
@@ -316,6 +328,8 @@ export class HistoryDetector {
   private longMean = 0;
   private longSpread = 0;
   private offRhythm = 0;
+  private slowMean = Number.NaN;
+  private baseline = Number.NaN;
 
   constructor(options: Partial<HistoryOptions> = {}) {
     this.options = { ...DEFAULT_HISTORY_OPTIONS, ...options };
@@ -331,6 +345,8 @@ export class HistoryDetector {
     const rates = [decay(o.levelHalfLife), decay(o.normHalfLife), decay(o.rhythmHalfLife), decay(o.errorHalfLife)] as const;
     this.longRate = decay(o.longHalfLife);
     this.recentRate = decay(o.recentHalfLife);
+    this.driftRate = decay(o.driftHalfLife);
+    this.baselineRate = decay(o.baselineHalfLife);
     const predictors = [new Predictor(0, 1, ...rates)];
     const cycles: HistoryCycle[] = ['none'];
     if (o.dayBins > 0) {
@@ -340,7 +356,7 @@ export class HistoryDetector {
     this.predictors = predictors;
     this.cycles = cycles;
     const model = (): TailModel => new TailModel(o.memory, o.tailFraction);
-    this.models = { spike: model(), shift: model(), spread: model(), rhythm: model() };
+    this.models = { spike: model(), shift: model(), spread: model(), rhythm: model(), drift: model() };
     this.highs = model();
     this.lows = model();
     this.recentSurprise = new Float64Array(o.episodePoints);
@@ -370,6 +386,10 @@ export class HistoryDetector {
     const offNorm = started ? value - predictor.expectNorm(timeMs) : 0;
     const nextLongMean = this.longMean + this.longRate * (offNorm - this.longMean);
     const nextLongSpread = this.longSpread + this.longRate * (Math.abs(residual) - this.longSpread);
+    // Plain running means until the series is as long as their half-lives: the first value
+    // alone would otherwise hold the baseline for thousands of points.
+    const nextSlowMean = Number.isNaN(this.slowMean) ? value : this.slowMean + (this.points < o.warmupPoints ? 1 / (this.points + 1) : this.driftRate) * (value - this.slowMean);
+    const nextBaseline = Number.isNaN(this.baseline) ? value : this.baseline + (this.points < o.warmupPoints ? 1 / (this.points + 1) : this.baselineRate) * (value - this.baseline);
     const nextOffRhythm = rhythmic < 0 ? 0 : this.offRhythm + this.recentRate * (value - this.predictors[rhythmic]!.expectNorm(timeMs) - this.offRhythm);
     const statistics: Record<HistoryFinding, number> = {
       spike: Math.abs(residual),
@@ -377,6 +397,7 @@ export class HistoryDetector {
       spread: nextLongSpread,
       rhythm: Math.abs(nextOffRhythm),
       range: value,
+      drift: Math.abs(nextSlowMean - nextBaseline),
     };
     const cycle = this.cycles[chosen]!;
 
@@ -391,6 +412,7 @@ export class HistoryDetector {
         let pi: number;
         if (name === 'range') pi = 2 * Math.min(this.highs.upperP(value), this.lows.upperP(-value));
         else if (name === 'rhythm' && (rhythmic < 0 || this.models.rhythm.count < o.warmupPoints)) continue;
+        else if (name === 'drift' && this.models.drift.count < o.warmupPoints) continue;
         else pi = this.models[name].upperP(statistics[name]);
         if (pi < p) {
           p = pi;
@@ -418,6 +440,10 @@ export class HistoryDetector {
       this.models.rhythm.add(statistics.rhythm);
       this.offRhythm = nextOffRhythm;
     }
+    // During the warm-up the slow mean and the baseline are the same running mean.
+    if (this.points >= o.warmupPoints) this.models.drift.add(statistics.drift);
+    this.slowMean = nextSlowMean;
+    this.baseline = nextBaseline;
     this.highs.add(value);
     this.lows.add(-value);
     for (const pr of this.predictors) pr.learn(timeMs, value);
@@ -431,7 +457,7 @@ export class HistoryDetector {
    * samples are `memory` long and then stays.
    */
   retainedNumbers(): number {
-    let n = this.highs.retained + this.lows.retained + this.recentSurprise.length + 3;
+    let n = this.highs.retained + this.lows.retained + this.recentSurprise.length + 5;
     for (const m of Object.values(this.models)) n += m.retained;
     for (const pr of this.predictors) n += pr.retained;
     return n;
@@ -489,6 +515,8 @@ export function describeJudgment(j: HistoryJudgment, subject = 'the series'): st
       return `${subject} breaks its rhythm: the last values are ${number(j.statistic)} off what is usual at this time${times} ${chance}`;
     case 'range':
       return `${subject} is ${number(j.value)}, outside its usual range (median ${number(j.typical)}) ${chance}`;
+    case 'drift':
+      return `${subject} has drifted: its slow mean is ${number(j.statistic)} off its baseline${times} ${chance}`;
     default: {
       const never: never = j.finding;
       return never;

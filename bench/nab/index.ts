@@ -84,7 +84,7 @@ export async function runNab(options: NabRunOptions = {}): Promise<NabSummary> {
 
   let detectMs = 0;
   let steppedBack = 0;
-  const findings: Record<HistoryFinding, number> = { spike: 0, shift: 0, spread: 0, rhythm: 0, range: 0 };
+  const findings: Record<HistoryFinding, number> = { spike: 0, shift: 0, spread: 0, rhythm: 0, range: 0, drift: 0 };
   const scored: ScoredFile[] = [];
   for (const file of corpus.files) {
     const t0 = performance.now();
