@@ -14,6 +14,7 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -140,10 +141,13 @@ async function main(): Promise<void> {
   }
 
   const totalSeconds = (performance.now() - started) / 1000;
+  // This process and its worker threads; the children (scorer, benches) come on top.
+  const cpu = process.cpuUsage();
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
   const head = [
     '# Benchmark results',
     '',
-    `Written by \`${command}\` on ${new Date().toISOString().slice(0, 10)}: ${machine}. The whole run took ${totalSeconds.toFixed(0)} s (${timings.join(', ')}). Figures from one run on a machine shared with other work; ratios within one run are what compare.`,
+    `Written by \`${command}\` on ${new Date().toISOString().slice(0, 10)}: ${machine}. The whole run took ${totalSeconds.toFixed(0)} s (${timings.join(', ')}), ${cpuSeconds.toFixed(0)} s of CPU in its own process and worker threads, load average ${loadavg().map((l) => l.toFixed(1)).join(' / ')} at the end. Figures from one run on a machine shared with other work; ratios within one run are what compare.`,
     ...(args.skip.size > 0 ? ['', `Skipped in this run: ${[...args.skip].join(', ')}.`] : []),
     '',
     '## Targets',
