@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { z } from 'zod';
-import { AlertBook, type AlertContext, alertsSchema, toAlert } from './alerts.js';
+import { AlertBook, type AlertContext, alertsSchema, fingerprintOf, problemKeyOf, toAlert } from './alerts.js';
 import { createEngine } from './engine.js';
 import { DEFAULT_RULES, rulesSchema } from './config.js';
 import type { Decision } from './decisions.js';
@@ -281,5 +281,15 @@ describe('through the engine', () => {
       c.finish();
       expect([...head, ...tail]).toEqual(whole);
     }
+  });
+});
+
+describe('keys of an alert', () => {
+  it('are those of fingerprintOf and problemKeyOf', () => {
+    fc.assert(fc.property(fc.dictionary(fc.constantFrom('alertname', 'instance', 'pod', 'version', 'dc', 'a=b', ''), fc.string({ maxLength: 6 })), (labels) => {
+      const a = toAlert({ name: 'x', status: 'firing', labels, startsAt: undefined, endsAt: undefined, summary: undefined, hints: {} }, 'generic', 0, DEFAULT_RULES.alerts, () => [], () => undefined);
+      expect(a.fingerprint).toBe(fingerprintOf(a.labels));
+      expect(a.problem).toBe(problemKeyOf(a.labels, DEFAULT_RULES.alerts.problemDropLabels));
+    }));
   });
 });

@@ -134,7 +134,7 @@ export function toAlert(raw: RawAlert, source: WebhookSource, tsMs: number, cfg:
   const labels: Record<string, string> = { ...raw.labels, service };
   return {
     source, name: raw.name, service, version, instance, severity, status: raw.status,
-    fingerprint: fingerprintOf(labels), problem: problemKeyOf(labels, cfg.problemDropLabels),
+    ...keysOf(labels, cfg.problemDropLabels),
     labels, startsAt: raw.startsAt ?? tsMs, endsAt: raw.endsAt, summary: raw.summary ?? raw.name,
   };
 }
@@ -154,10 +154,26 @@ function fnv1a(text: string, seed: number): number {
   return h >>> 0;
 }
 
+const dropSets = new WeakMap<readonly string[], ReadonlySet<string>>();
+
+/** Fingerprint and problem key from one sort of the labels: both are made for every alert received. */
+function keysOf(labels: Labels, drop: readonly string[]): { fingerprint: Fingerprint; problem: ProblemKey } {
+  let dropSet = dropSets.get(drop);
+  if (!dropSet) dropSets.set(drop, (dropSet = new Set(drop)));
+  const pairs = sortedPairs(labels);
+  const text = pairs.join('\u0001');
+  const kept: string[] = [];
+  for (const p of pairs) if (!dropSet.has(p.slice(0, p.indexOf('\u0000')))) kept.push(p.replace('\u0000', '='));
+  return { fingerprint: hashText(text), problem: kept.join(',') as ProblemKey };
+}
+
+function hashText(text: string): Fingerprint {
+  return (fnv1a(text, 0x811c9dc5).toString(16).padStart(8, '0') + fnv1a(text, 0x050c5d1f).toString(16).padStart(8, '0')) as Fingerprint;
+}
+
 /** The fingerprint of a label set: 64 bits of two FNV-1a hashes over the sorted pairs. */
 export function fingerprintOf(labels: Labels): Fingerprint {
-  const text = sortedPairs(labels).join('\u0001');
-  return (fnv1a(text, 0x811c9dc5).toString(16).padStart(8, '0') + fnv1a(text, 0x050c5d1f).toString(16).padStart(8, '0')) as Fingerprint;
+  return hashText(sortedPairs(labels).join('\u0001'));
 }
 
 /** The problem key of a label set: the sorted labels that are not in `drop`, readable. */

@@ -780,6 +780,62 @@ function alertFloodNoise(seed: number): Scenario {
   );
 }
 
+function alertFloodParallelFleet(seed: number): Scenario {
+  const rng = rngFor('alert-flood-parallel-fleet', seed);
+  const onset = minuteBetween(rng, 10, 13);
+  const duration = minuteBetween(rng, 5, 7);
+  const versions = ['v42-a', 'v42-b', 'v42-c'];
+  const stable = fleet('checkout', 'v41', 8, 5);
+  const canaries = versions.map((v) => canary('checkout', v, 4, { release: 'r42', count: 2 }));
+  const all = [stable, ...canaries].flatMap(instanceNames);
+  const end = onset + duration;
+  return build(
+    'alert-flood-parallel-fleet',
+    seed,
+    {
+      services: [service(CHECKOUT, [stable, ...canaries], rng)],
+      faults: [{
+        kind: 'outage', target: target('checkout'), startMs: onset, durationMs: duration, errorRatio: between(rng, 0.15, 0.3), latencyMultiplier: 1.5,
+        message: OUTAGE_MESSAGES['checkout'] ?? 'dependency down', status: 503,
+      }],
+      // Two tools alert on every host, the three canaries of the release being judged among them.
+      alerts: [
+        alertRule('alertmanager', 'checkout', 'HighErrorRate', 'checkout 5xx ratio above 5%', onset + MINUTE, end + MINUTE, all, { groupBy: 'instance' }),
+        alertRule('datadog', 'checkout', 'error-rate', 'High error rate on checkout', onset + 2 * MINUTE, end + MINUTE, all, { repeatMs: 2 * MINUTE }),
+      ],
+    },
+    expectClean(verdicts(versions.map((v) => ['checkout', v, PASS] as const)), { forbid: versions, maxUnattributed: 1 }),
+  );
+}
+
+function alertFloodOneBadOfThree(seed: number): Scenario {
+  const rng = rngFor('alert-flood-one-bad-of-three', seed);
+  const versions = ['v42-a', 'v42-b', 'v42-c'];
+  const bad = versions[rng.int(versions.length)] as string;
+  const onset = minuteBetween(rng, 9, 12);
+  const canaries = versions.map((v) => canary('checkout', v, 4, { release: 'r42', count: 2 }));
+  const badInstances = instanceNames(canaries[versions.indexOf(bad)] as Deployment);
+  const labels = { version: bad, role: 'canary' };
+  return build(
+    'alert-flood-one-bad-of-three',
+    seed,
+    {
+      services: [sampleCheckout(rng, canaries)],
+      faults: [{ kind: 'errorRatio', target: target('checkout', { versions: [bad] }), startMs: onset, multiplier: between(rng, 8, 12) }],
+      // The bad canary's own hosts alert from two tools; the judge's page and these alerts are one incident.
+      alerts: [
+        alertRule('alertmanager', 'checkout', 'CanaryHighErrorRate', `checkout ${bad} 5xx ratio above 2%`, onset + 2 * MINUTE, SAMPLE_DURATION_MS, badInstances, { labels, groupBy: 'instance' }),
+        alertRule('datadog', 'checkout', 'canary-errors', 'Canary error rate above threshold', onset + 90 * SECOND, SAMPLE_DURATION_MS, badInstances, { labels }),
+      ],
+    },
+    expectRegressions(
+      [{ service: 'checkout', versions: [bad], onsetMs: onset, signal: 'errors' }],
+      verdicts(versions.map((v) => ['checkout', v, v === bad ? FAIL : PASS] as const)),
+      { forbid: versions.filter((v) => v !== bad) },
+    ),
+  );
+}
+
 function noisyStableInstance(seed: number): Scenario {
   const rng = rngFor('noisy-stable-instance', seed);
   const bad = `checkout-v41-${rng.int(8)}`;
@@ -1005,6 +1061,8 @@ export const CATALOG: readonly CatalogEntry[] = [
   { name: 'alert-flood-fleet-outage', group: 'core', summary: 'fleet outage + ~150 webhooks (alertmanager per host, grafana, cloudwatch, datadog, sentry naming v41/v42) -> <=1 page, none blames v42, PASS', build: alertFloodFleetOutage },
   { name: 'alert-flood-canary-regression', group: 'core', summary: 'v42 5xx x8-12 + alertmanager/sentry/datadog alerts on the canary + a generic synthetic alert -> ONE page naming v42, FAIL', build: alertFloodCanaryRegression },
   { name: 'alert-flood-noise', group: 'core', summary: 'clean canary; disk-pressure alerts on every host (canary too), CPU alerts, a flapping probe -> <=1 page, none blames v42, PASS', build: alertFloodNoise },
+  { name: 'alert-flood-parallel-fleet', group: 'core', summary: 'fleet outage while 3 canaries of r42 are judged + alertmanager and datadog alerts from all 14 hosts -> <=1 page, none blames a canary, all PASS', build: alertFloodParallelFleet },
+  { name: 'alert-flood-one-bad-of-three', group: 'core', summary: 'one of 3 canaries of r42 5xx x8-12 + alertmanager and datadog alerts from its hosts -> ONE page naming it, FAIL; the others PASS', build: alertFloodOneBadOfThree },
   { name: 'noisy-stable-instance', group: 'core', summary: 'one stable host has 5xx x4-6 all along, canary clean -> no page, v42 PASS', build: noisyStableInstance },
   { name: 'metrics-error-regression', group: 'core', summary: 'profile reports metric events only (requests/errors per 10s, latency samples), canary errors x8-12 -> page, FAIL', build: (s) => metricsScenario(s, true) },
   { name: 'metrics-clean', group: 'core', summary: 'profile reports metric events only, nothing wrong -> no page, PASS', build: (s) => metricsScenario(s, false) },
