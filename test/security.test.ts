@@ -133,7 +133,7 @@ describe('secrets', () => {
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: string }).error).toBe('body is not valid UTF-8');
     const deadline = Date.now() + 60_000;
-    let notifications = '';
+    let notifications: string;
     for (;;) {
       notifications = await (await fetch(`${r.url}/v1/notifications`, { headers: auth })).text();
       const failed = (JSON.parse(notifications) as { failed: { channel: string }[] }).failed;
