@@ -3,6 +3,7 @@
  * people and release tools, and health. Bad input gets a 4xx with a reason for every bad
  * line, and the good lines of the same body are still taken.
  */
+import { isUtf8 } from 'node:buffer';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
@@ -65,8 +66,12 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   // Bodies arrive as text and are decoded here, line by line, so that one bad line does not
   // cost the good ones of the same request.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser(['application/json', 'application/x-ndjson', 'application/ndjson', 'text/plain'], { parseAs: 'string' }, (_req, body, done) => {
-    done(null, body);
+  // Read as bytes, so that invalid UTF-8 is refused with the reason instead of being decoded
+  // with replacement characters into events nobody sent.
+  app.addContentTypeParser(['application/json', 'application/x-ndjson', 'application/ndjson', 'text/plain'], { parseAs: 'buffer' }, (_req, body, done) => {
+    const bytes = body as Buffer;
+    if (!isUtf8(bytes)) done(new BodyError(400, 'body is not valid UTF-8'), undefined);
+    else done(null, bytes.toString('utf8'));
   });
   app.addContentTypeParser('*', (req, _payload, done) => {
     done(new BodyError(415, `unsupported content type "${req.headers['content-type'] ?? ''}" (send application/x-ndjson, or application/json with an object or an array)`), undefined);

@@ -105,8 +105,9 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
   const reader = openLines(options.input, { stdin: options.stdin, maxLineBytes: MAX_LINE_BYTES });
   for await (const batch of reader) {
     const { lines, lineNumbers } = batch;
-    eventsRead += lines.length + batch.overlong.length;
+    eventsRead += lines.length + batch.overlong.length + (batch.notUtf8?.length ?? 0);
     for (const line of batch.overlong) reject(line.lineNumber, `line too long (${line.bytes} bytes, at most ${MAX_LINE_BYTES})`, line.sample);
+    for (const line of batch.notUtf8 ?? []) reject(line.lineNumber, 'not valid UTF-8', line.sample);
     for (let i = 0; i < lines.length; i++) {
       const line = lines[i] as string;
       const result = decodeLine(line);

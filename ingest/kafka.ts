@@ -12,13 +12,21 @@
  * and the stream goes on.
  */
 import { type Consumer, type EachBatchPayload, type Kafka, type Producer, CompressionTypes } from 'kafkajs';
+import { isUtf8 } from 'node:buffer';
 import type { Decision } from '../rules/decisions.js';
 import type { Engine } from '../rules/engine.js';
 import type { EngineCheckpoint } from '../rules/checkpoint.js';
 import type { VigilEvent } from '../rules/events.js';
 import type { EventBus } from './bus.js';
-import { cutText, decodeLine } from './decode.js';
+import { type DecodeResult, cutText, decodeLine } from './decode.js';
 import { encodeEvent, eventKey } from './encode.js';
+
+/** Decodes one message of the events topic: its value must be a UTF-8 NDJSON event. */
+export function decodeMessage(value: Buffer | null): DecodeResult {
+  if (value === null) return { ok: false, reason: 'empty message (no value)' };
+  if (!isUtf8(value)) return { ok: false, reason: 'not valid UTF-8' };
+  return decodeLine(value.toString('utf8'));
+}
 
 /** Topic names (defaults as the contract gives them). */
 export interface KafkaTopics {
@@ -419,13 +427,11 @@ export class KafkaEventSource {
       lastSeen = message.offset;
       if (expected !== undefined && BigInt(message.offset) < expected) continue;
       this.counters.messages++;
-      const reason = message.value === null ? 'empty message (no value)' : undefined;
-      const text = message.value?.toString('utf8') ?? '';
-      const result = reason === undefined ? decodeLine(text) : undefined;
-      if (!result || !result.ok) {
+      const result = decodeMessage(message.value);
+      if (!result.ok) {
         // A previous owner dead-lettered what a rebuild reads again.
         if (takeover !== undefined && BigInt(message.offset) < takeover.liveFrom) continue;
-        dead.push({ key: message.key, value: message.value, reason: reason ?? (result && !result.ok ? result.reason : 'unreadable'), offset: message.offset });
+        dead.push({ key: message.key, value: message.value, reason: result.reason, offset: message.offset });
       } else {
         const replay = takeover !== undefined && BigInt(message.offset) < takeover.liveFrom;
         this.replaying = replay;

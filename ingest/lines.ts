@@ -7,6 +7,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Readable, pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
+import { isUtf8 } from 'node:buffer';
 
 /** Lines of one chunk of input, with their 1-based line numbers in the (decompressed) input. */
 export interface LineBatch {
@@ -16,6 +17,15 @@ export interface LineBatch {
   readonly lineNumbers: readonly number[];
   /** Lines dropped for being longer than the limit; only their head is kept, as a sample. */
   readonly overlong: readonly OverlongLine[];
+  /** Lines dropped for not being valid UTF-8 (rather than decoded with replacement characters). */
+  readonly notUtf8?: readonly NotUtf8Line[];
+}
+
+/** A line whose bytes are not valid UTF-8. */
+export interface NotUtf8Line {
+  readonly lineNumber: number;
+  /** The line's first bytes, decoded with replacement characters, for the rejection record. */
+  readonly sample: string;
 }
 
 /** A line too long to keep in memory whole. */
@@ -204,7 +214,7 @@ export class LineSplitter {
       this.carry.length = 0;
       this.carryBytes = 0;
     }
-    const batch = this.split(head.toString('utf8'), overlong);
+    const batch = isUtf8(head) ? this.split(head.toString('utf8'), overlong) : this.splitBytes(head, overlong);
     this.keep(bytes.subarray(lastLf + 1));
     return batch;
   }
@@ -215,10 +225,10 @@ export class LineSplitter {
     if (this.skipping !== undefined) overlong.push(finished(this.skipping, 0));
     this.skipping = undefined;
     if (this.carryBytes === 0) return overlong.length > 0 ? { lines: [], lineNumbers: [], overlong } : undefined;
-    const tail = Buffer.concat(this.carry, this.carryBytes).toString('utf8');
+    const tail = Buffer.concat(this.carry, this.carryBytes);
     this.carry.length = 0;
     this.carryBytes = 0;
-    return this.split(tail, overlong);
+    return isUtf8(tail) ? this.split(tail.toString('utf8'), overlong) : this.splitBytes(tail, overlong);
   }
 
   private keep(bytes: Buffer): void {
@@ -237,6 +247,32 @@ export class LineSplitter {
     // A copy, so that a short tail does not keep its whole chunk alive.
     this.carry.push(Buffer.from(bytes));
     this.carryBytes += bytes.length;
+  }
+
+  /**
+   * Splits bytes holding some invalid UTF-8 into lines, each checked on its own: a bad line
+   * is reported, never decoded with replacement characters and passed on as if it were the
+   * input; the good lines around it are kept.
+   */
+  private splitBytes(bytes: Buffer, overlong: OverlongLine[]): LineBatch {
+    const lines: string[] = [];
+    const lineNumbers: number[] = [];
+    const notUtf8: NotUtf8Line[] = [];
+    let from = 0;
+    while (from <= bytes.length) {
+      let to = bytes.indexOf(LF, from);
+      if (to < 0) to = bytes.length;
+      const line = bytes.subarray(from, to);
+      if (isUtf8(line)) {
+        const part = this.split(line.toString('utf8'), overlong);
+        lines.push(...part.lines);
+        lineNumbers.push(...part.lineNumbers);
+      } else {
+        notUtf8.push({ lineNumber: ++this.lineNumber, sample: line.subarray(0, SAMPLE_BYTES).toString('utf8') });
+      }
+      from = to + 1;
+    }
+    return { lines, lineNumbers, overlong, notUtf8 };
   }
 
   /** Splits decoded text into lines; the text holds whole lines only, its own last LF already cut off. */

@@ -725,6 +725,16 @@ const SERVICES = {
  * `{ service, ok: true, address, startedBy, startedNow }` or `{ service, ok: false, error }`.
  * `startedNow` tells a test run's teardown which services it should stop again.
  */
+/**
+ * The java and the classpath of the broker's jars (fetched once, as `up` does), for a test
+ * that runs a broker of its own on other ports and another data directory.
+ */
+export function kafkaRuntime() {
+  const { java } = findJava();
+  ensureKafkaLibs();
+  return { java, classpath: join(KAFKA_LIBS_DIR, '*'), log4j: pathToFileURL(KAFKA_LOG4J_FILE).href };
+}
+
 export async function up({ services = ['kafka', 'redis'], quiet: silent = false } = {}) {
   quiet = silent;
   return withLock(async () => {
