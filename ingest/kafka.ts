@@ -175,7 +175,15 @@ interface Takeover {
   liveFrom: bigint;
   /** The previous owner's last checkpoint, which the rebuilt engine starts from. */
   from?: EngineCheckpoint;
+  /** Settles once the start and first new offset are known, or the takeover was given up. */
+  ready: Promise<void>;
 }
+
+/** Largest fetch of one partition and of one request: a batch of several thousand events. */
+const FETCH_BYTES_PER_PARTITION = 4 * 1024 * 1024;
+const FETCH_BYTES = 24 * 1024 * 1024;
+/** Batches of this many partitions are handled at once. */
+const PARTITIONS_CONCURRENTLY = 4;
 
 /** Counters of the source. */
 export interface KafkaSourceStats {
@@ -189,7 +197,14 @@ export interface KafkaSourceStats {
 export class KafkaEventSource {
   private readonly consumer: Consumer;
   private readonly engines = new Map<number, Engine>();
-  private pending: Decision[] = [];
+  /** Per partition, decisions made and not yet handed on. */
+  private readonly pending = new Map<number, Decision[]>();
+  /**
+   * Per partition, the last hand-over of its decisions: batches of different partitions run
+   * at once, and the quiet-stream clock hands decisions on between them, so a batch commits
+   * only once every earlier hand-over of its partition has resolved too.
+   */
+  private readonly handOvers = new Map<number, Promise<void>>();
   private readonly counters: KafkaSourceStats = { messages: 0, accepted: 0, deadLettered: 0, batches: 0 };
   /** Messages behind the end of each partition held, as of its last batch. */
   private readonly lagByPartition = new Map<number, number>();
@@ -209,6 +224,8 @@ export class KafkaEventSource {
     const sessionTimeout = options.sessionTimeoutMs ?? 30_000;
     this.consumer = options.kafka.consumer({
       groupId: options.groupId, allowAutoTopicCreation: false, sessionTimeout, heartbeatInterval: Math.max(500, Math.floor(sessionTimeout / 5)),
+      // Fewer, larger fetches: each batch costs a commit round trip however small it is.
+      maxBytesPerPartition: FETCH_BYTES_PER_PARTITION, maxBytes: FETCH_BYTES,
     });
     // A revoked partition's windows belong to its next owner now.
     this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
@@ -229,6 +246,8 @@ export class KafkaEventSource {
     await this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
+      // Each partition has its engine: one partition's commit and hand-over wait while another's batch is decoded.
+      partitionsConsumedConcurrently: PARTITIONS_CONCURRENTLY,
       eachBatch: (payload) => this.batch(payload),
     });
   }
@@ -263,13 +282,27 @@ export class KafkaEventSource {
       const t = eventTimeOf(p);
       if (t !== undefined) engine.advanceTo(t);
     }
-    await this.flush();
+    await Promise.all([...this.pending.keys()].map((p) => this.flush(p)));
   }
 
   /** Rewinds newly held partitions to their start, to rebuild their windows (see Takeover). */
-  private async takeOver(partitions: readonly number[]): Promise<void> {
+  private takeOver(partitions: readonly number[]): Promise<void> {
+    const held = partitions.map((p) => {
+      const t: Takeover = { rewound: false, liveFrom: 0n, seekedAt: 0, ready: Promise.resolve() };
+      this.takeovers.set(p, t);
+      return t;
+    });
+    // Never rejects: a takeover that fails is given up (logged), and its batches go on from the committed offset.
+    const ready = this.rewind(partitions).catch((err: unknown) => {
+      this.options.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'closing the connection of a takeover failed');
+    });
+    for (const t of held) t.ready = ready;
+    return ready;
+  }
+
+  /** Finds where each partition taken over starts and where its new decisions begin (see Takeover). */
+  private async rewind(partitions: readonly number[]): Promise<void> {
     const topic = this.options.topics.events;
-    for (const p of partitions) this.takeovers.set(p, { rewound: false, liveFrom: 0n, seekedAt: 0 });
     const admin = this.options.kafka.admin();
     try {
       await admin.connect();
@@ -300,8 +333,10 @@ export class KafkaEventSource {
   private engineFor(partition: number): Engine {
     let engine = this.engines.get(partition);
     if (!engine) {
+      // A rebuilt engine's decisions join what its predecessor left, if anything is left.
+      if (!this.pending.has(partition)) this.pending.set(partition, []);
       engine = this.options.createEngine(partition, (d) => {
-        if (!this.replaying) this.pending.push(d);
+        if (!this.replaying) this.pending.get(partition)?.push(d);
       }, this.takeovers.get(partition)?.from);
       this.engines.set(partition, engine);
     }
@@ -344,15 +379,28 @@ export class KafkaEventSource {
     }
   }
 
-  private async flush(): Promise<void> {
-    if (this.pending.length === 0) return;
-    const decisions = this.pending;
-    this.pending = [];
-    await this.options.onDecisions(decisions);
+  /** Hands on a partition's pending decisions, after (and together with) its earlier hand-overs. */
+  private flush(partition: number): Promise<void> {
+    const previous = this.handOvers.get(partition);
+    const decisions = this.pending.get(partition);
+    if (decisions === undefined || decisions.length === 0) return previous ?? Promise.resolve();
+    this.pending.set(partition, []);
+    // In order per partition; an earlier failure was its own caller's to handle.
+    const handOver = previous === undefined
+      ? this.options.onDecisions(decisions)
+      : previous.catch(() => undefined).then(() => this.options.onDecisions(decisions));
+    this.handOvers.set(partition, handOver);
+    return handOver;
   }
 
   private async batch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
-    const takeover = this.takeovers.get(batch.partition);
+    let takeover = this.takeovers.get(batch.partition);
+    if (takeover && !takeover.rewound) {
+      // Waited for rather than skipped: a skipped batch is fetched again, and for a partition
+      // whose start is where the group reads from anyway (a new group), no seek is needed.
+      await takeover.ready;
+      takeover = this.takeovers.get(batch.partition);
+    }
     // Until the rewind is in place, a batch from the committed offset would feed a fresh
     // engine the wrong history: skip it (nothing resolved, so nothing is lost; the rewound
     // fetch brings it again in its turn).
@@ -370,11 +418,14 @@ export class KafkaEventSource {
     const taken: VigilEvent[] = [];
     const dead: { key: Buffer | null; value: Buffer | null; reason: string; offset: string }[] = [];
     // Only what was looked at is resolved: a batch cut short (shutdown, rebalance) resumes there.
+    // Both can change only while the handler waits, never within the loop below, which does not.
+    const messages = isRunning() && !isStale() ? batch.messages : [];
+    // Offsets rise within a batch: only one that starts before `expected` holds messages seen already.
+    const seenBelow = expected !== undefined && first !== undefined && BigInt(first) < expected ? expected : undefined;
     let lastSeen: string | undefined;
-    for (const message of batch.messages) {
-      if (!isRunning() || isStale()) break;
+    for (const message of messages) {
       lastSeen = message.offset;
-      if (expected !== undefined && BigInt(message.offset) < expected) continue;
+      if (seenBelow !== undefined && BigInt(message.offset) < seenBelow) continue;
       this.counters.messages++;
       const reason = message.value === null ? 'empty message (no value)' : undefined;
       const text = message.value?.toString('utf8') ?? '';
@@ -408,8 +459,8 @@ export class KafkaEventSource {
     this.counters.batches++;
     if (taken.length > 0) this.options.onEvents?.(batch.partition, taken);
     // Decisions first, offsets after: what was committed has had its effects.
-    const durable = taken.some((e) => e.type === 'deploy') || this.pending.some((d) => d.type !== 'suppressed');
-    await this.flush();
+    const durable = taken.some((e) => e.type === 'deploy') || (this.pending.get(batch.partition) ?? []).some((d) => d.type !== 'suppressed');
+    await this.flush(batch.partition);
     if (lastSeen !== undefined) {
       const next = BigInt(lastSeen) + 1n;
       if (expected === undefined || next > expected) this.nextOffset.set(batch.partition, next);
