@@ -29,6 +29,11 @@ export class BinLog {
   private newest = -1;
   private end = 0;
   private base = Number.NaN;
+  /**
+   * Offset of the record at() found last (-1: none): the judge reads slices in increasing
+   * order, so the next search starts there rather than at the oldest record.
+   */
+  private cursor = -1;
 
   /** Appends slice `slot`'s sketch; slots come in increasing order. Empty sketches are skipped. */
   append(slot: number, s: DDSketch): void {
@@ -70,15 +75,20 @@ export class BinLog {
       this.first = this.end = 0;
       this.newest = -1;
     }
+    if (this.cursor < this.first || this.cursor >= this.end) this.cursor = -1;
   }
 
   /** The bins of slice `slot`, or undefined when it had no values (or is no longer kept). */
   at(slot: number): Bins | undefined {
     const rel = slot - this.base;
     if (this.newest >= 0 && this.data[this.newest] === rel) return this.view(this.newest);
-    for (let o = this.first; o < this.end; o += 2 + 2 * (this.data[o + 1] as number)) {
+    const from = this.cursor >= 0 && (this.data[this.cursor] as number) <= rel ? this.cursor : this.first;
+    for (let o = from; o < this.end; o += 2 + 2 * (this.data[o + 1] as number)) {
       const r = this.data[o] as number;
-      if (r === rel) return this.view(o);
+      if (r === rel) {
+        this.cursor = o;
+        return this.view(o);
+      }
       if (r > rel) break;
     }
     return undefined;
@@ -108,6 +118,7 @@ export class BinLog {
     if (next === this.data) this.data.copyWithin(0, this.first, this.end);
     else next.set(this.data.subarray(this.first, this.end));
     this.newest = this.newest >= 0 ? this.newest - this.first : -1;
+    this.cursor = -1;
     this.end = live;
     this.first = 0;
     this.data = next;
