@@ -173,8 +173,8 @@ export async function kafkaPipeline(
     onEvents: (partition, events) => clock.note(partition, events, now()),
   });
   const view = new KafkaDecisionView(kafka, settings.topics, `${settings.groupId}-${randomUUID()}`, handle.published, logger);
-  await view.start();
-  await source.start();
+  // Two groups to join: at once, since neither needs the other.
+  await Promise.all([view.start(), source.start()]);
   const engines = (): Engine[] => [...source.enginesHeld().values()];
   return {
     mode: 'kafka',

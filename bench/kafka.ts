@@ -260,9 +260,11 @@ async function lagRun(
     let sent = 0;
     while (sent < total) {
       const due = Math.min(total, Math.floor(((performance.now() - started) / 1000) * rate));
-      if (due > sent) {
-        await producer.send({ topic, acks: -1, messages: messages.slice(sent, due) });
-        sent = due;
+      // In sends of at most PRODUCE_BATCH: a slow tick's backlog in one request can pass the broker's message size limit.
+      while (due > sent) {
+        const upTo = Math.min(due, sent + PRODUCE_BATCH);
+        await producer.send({ topic, acks: -1, messages: messages.slice(sent, upTo) });
+        sent = upTo;
       }
       await new Promise((r) => setTimeout(r, PRODUCE_TICK_MS));
     }
@@ -350,7 +352,8 @@ async function main(): Promise<void> {
     const floor = await floorPass(kafka, settings.topics.events, measured.length);
     process.stderr.write(', vigil');
     const vigil = await vigilPass(settings, measured.length);
-    process.stderr.write('\n');
+    // Shown now as well: the fixed-rate run that follows can fail on its own.
+    process.stderr.write(`\nfloor ${passLine(floor)}\nvigil ${passLine(vigil)}, ${(rate(vigil) / rate(floor)).toFixed(2)}x\n`);
 
     process.stderr.write(`fixed rate: ${count(flags.rate)} events/s for ${flags.seconds} s...\n`);
     const lag = await lagRun(admin, producer, set.messages, flags.rate, flags.seconds, made);

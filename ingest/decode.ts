@@ -566,8 +566,17 @@ function shortJson(value: unknown): string {
 export function parseIsoTime(text: string): number {
   const n = text.length;
   if (n < 16) return NaN;
-  const minuteMs = parseMinute(text);
-  if (minuteMs !== minuteMs) return NaN;
+  let minuteMs = lastMinuteMs;
+  // A stream's times share their minute for thousands of events in a row.
+  for (let i = 0; i < 16; i++) {
+    if (text.charCodeAt(i) !== lastMinute[i]) {
+      minuteMs = parseMinute(text);
+      if (minuteMs !== minuteMs) return NaN;
+      for (let j = 0; j < 16; j++) lastMinute[j] = text.charCodeAt(j);
+      lastMinuteMs = minuteMs;
+      break;
+    }
+  }
   let second = 0;
   let milli = 0;
   let offsetMinutes = 0;
@@ -605,6 +614,14 @@ export function parseIsoTime(text: string): number {
   }
   return minuteMs - offsetMinutes * 60_000 + second * 1_000 + milli;
 }
+
+/**
+ * The character codes of the `YYYY-MM-DDTHH:MM` head parsed last, and its epoch
+ * milliseconds: its value depends on those 16 characters alone, and only a valid head is
+ * kept. The first stand-in, sixteen NULs, is no valid head (and, matched, gives NaN).
+ */
+const lastMinute = new Uint16Array(16);
+let lastMinuteMs = Number.NaN;
 
 /** Epoch milliseconds of the `YYYY-MM-DDTHH:MM` head of a date-time, or NaN. */
 function parseMinute(text: string): number {

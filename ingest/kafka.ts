@@ -183,7 +183,15 @@ interface Takeover {
   liveFrom: bigint;
   /** The previous owner's last checkpoint, which the rebuilt engine starts from. */
   from?: EngineCheckpoint;
+  /** Settles once the start and first new offset are known, or the takeover was given up. */
+  ready: Promise<void>;
 }
+
+/** Largest fetch of one partition and of one request: a batch of several thousand events. */
+const FETCH_BYTES_PER_PARTITION = 4 * 1024 * 1024;
+const FETCH_BYTES = 24 * 1024 * 1024;
+/** Batches of this many partitions are handled at once. */
+const PARTITIONS_CONCURRENTLY = 4;
 
 /** Counters of the source. */
 export interface KafkaSourceStats {
@@ -197,7 +205,14 @@ export interface KafkaSourceStats {
 export class KafkaEventSource {
   private readonly consumer: Consumer;
   private readonly engines = new Map<number, Engine>();
+  /** Decisions made and not yet handed on, in the order they were made. */
   private pending: Decision[] = [];
+  /**
+   * The last hand-over, which the next one waits for: batches of several partitions run at
+   * once, and a batch may commit only when every decision made before its hand-over was
+   * handed on, including those another partition's hand-over in flight had taken.
+   */
+  private handingOn: Promise<boolean> = Promise.resolve(true);
   private readonly counters: KafkaSourceStats = { messages: 0, accepted: 0, deadLettered: 0, batches: 0 };
   /** Messages behind the end of each partition held, as of its last batch. */
   private readonly lagByPartition = new Map<number, number>();
@@ -217,6 +232,8 @@ export class KafkaEventSource {
     const sessionTimeout = options.sessionTimeoutMs ?? 30_000;
     this.consumer = options.kafka.consumer({
       groupId: options.groupId, allowAutoTopicCreation: false, sessionTimeout, heartbeatInterval: Math.max(500, Math.floor(sessionTimeout / 5)),
+      // Fewer, larger fetches: each batch costs a commit round trip however small it is.
+      maxBytesPerPartition: FETCH_BYTES_PER_PARTITION, maxBytes: FETCH_BYTES,
     });
     // A revoked partition's windows belong to its next owner now.
     this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
@@ -237,6 +254,8 @@ export class KafkaEventSource {
     await this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
+      // Each partition has its engine: one partition's commit and hand-over wait while another's batch is decoded.
+      partitionsConsumedConcurrently: PARTITIONS_CONCURRENTLY,
       eachBatch: (payload) => this.batch(payload),
     });
   }
@@ -282,13 +301,27 @@ export class KafkaEventSource {
       const t = eventTimeOf(p);
       if (t !== undefined) engine.advanceTo(t);
     }
-    if (await this.flush()) await this.commitHeld();
+    await this.flush();
   }
 
   /** Rewinds newly held partitions to their start, to rebuild their windows (see Takeover). */
-  private async takeOver(partitions: readonly number[]): Promise<void> {
+  private takeOver(partitions: readonly number[]): Promise<void> {
+    const held = partitions.map((p) => {
+      const t: Takeover = { rewound: false, liveFrom: 0n, seekedAt: 0, ready: Promise.resolve() };
+      this.takeovers.set(p, t);
+      return t;
+    });
+    // Never rejects: a takeover that fails is given up (logged), and its batches go on from the committed offset.
+    const ready = this.rewind(partitions).catch((err: unknown) => {
+      this.options.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'closing the connection of a takeover failed');
+    });
+    for (const t of held) t.ready = ready;
+    return ready;
+  }
+
+  /** Finds where each partition taken over starts and where its new decisions begin (see Takeover). */
+  private async rewind(partitions: readonly number[]): Promise<void> {
     const topic = this.options.topics.events;
-    for (const p of partitions) this.takeovers.set(p, { rewound: false, liveFrom: 0n, seekedAt: 0 });
     const admin = this.options.kafka.admin();
     try {
       await admin.connect();
@@ -369,13 +402,20 @@ export class KafkaEventSource {
    * the next try, and the stream goes on being judged meanwhile: offsets are not committed
    * past them until they are handed on (see `uncommitted`).
    */
-  private async flush(): Promise<boolean> {
-    if (this.pending.length === 0) return true;
+  private flush(): Promise<boolean> {
+    const next = this.handingOn.then(() => this.handOn(), () => this.handOn());
+    this.handingOn = next;
+    return next;
+  }
+
+  private async handOn(): Promise<boolean> {
+    // Every offset seen so far has its decisions in `pending` now: once they are handed on,
+    // the commits held back for them are safe, but not those of offsets seen meanwhile.
+    const held = this.heldOffsets();
     const decisions = this.pending;
     this.pending = [];
     try {
-      await this.options.onDecisions(decisions);
-      return true;
+      if (decisions.length > 0) await this.options.onDecisions(decisions);
     } catch (err) {
       this.pending = [...decisions, ...this.pending];
       const now = Date.now();
@@ -385,25 +425,33 @@ export class KafkaEventSource {
       }
       return false;
     }
+    if (held.length > 0) {
+      for (const o of held) this.uncommitted.delete(o.partition);
+      await this.consumer.commitOffsets(held);
+    }
+    return true;
   }
 
   private lastHoldWarningMs = 0;
   /** Partitions whose commits wait for held decisions, with the first offset not committed. */
   private readonly uncommitted = new Map<number, bigint>();
 
-  /** Commits what was held back while decisions were held, now that they are handed on. */
-  private async commitHeld(): Promise<void> {
-    if (this.uncommitted.size === 0) return;
-    const offsets = [...this.uncommitted.keys()].flatMap((partition) => {
+  /** The offsets to commit for partitions whose commits were held back while decisions were held. */
+  private heldOffsets(): { topic: string; partition: number; offset: string }[] {
+    return [...this.uncommitted.keys()].flatMap((partition) => {
       const next = this.nextOffset.get(partition);
       return this.engines.has(partition) && next !== undefined ? [{ topic: this.options.topics.events, partition, offset: next.toString() }] : [];
     });
-    this.uncommitted.clear();
-    if (offsets.length > 0) await this.consumer.commitOffsets(offsets);
   }
 
   private async batch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
-    const takeover = this.takeovers.get(batch.partition);
+    let takeover = this.takeovers.get(batch.partition);
+    if (takeover && !takeover.rewound) {
+      // Waited for rather than skipped: a skipped batch is fetched again, and for a partition
+      // whose start is where the group reads from anyway (a new group), no seek is needed.
+      await takeover.ready;
+      takeover = this.takeovers.get(batch.partition);
+    }
     // Until the rewind is in place, a batch from the committed offset would feed a fresh
     // engine the wrong history: skip it (nothing resolved, so nothing is lost; the rewound
     // fetch brings it again in its turn).
@@ -421,11 +469,14 @@ export class KafkaEventSource {
     const taken: VigilEvent[] = [];
     const dead: { key: Buffer | null; value: Buffer | null; reason: string; offset: string }[] = [];
     // Only what was looked at is resolved: a batch cut short (shutdown, rebalance) resumes there.
+    // Both can change only while the handler waits, never within the loop below, which does not.
+    const messages = isRunning() && !isStale() ? batch.messages : [];
+    // Offsets rise within a batch: only one that starts before `expected` holds messages seen already.
+    const seenBelow = expected !== undefined && first !== undefined && BigInt(first) < expected ? expected : undefined;
     let lastSeen: string | undefined;
-    for (const message of batch.messages) {
-      if (!isRunning() || isStale()) break;
+    for (const message of messages) {
       lastSeen = message.offset;
-      if (expected !== undefined && BigInt(message.offset) < expected) continue;
+      if (seenBelow !== undefined && BigInt(message.offset) < seenBelow) continue;
       this.counters.messages++;
       const result = decodeMessage(message.value);
       if (!result.ok) {
@@ -479,7 +530,6 @@ export class KafkaEventSource {
         return;
       }
       this.uncommitted.delete(batch.partition);
-      await this.commitHeld();
       // Explicitly: with autoCommit off, commitOffsetsIfNecessary commits nothing.
       await this.consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next.toString() }]);
       // The high watermark is the offset the next message will get.

@@ -208,6 +208,12 @@ export function rankOfSketches(c1: readonly DDSketch[], c0: readonly DDSketch[])
   return rankFromU(u, t1.n, t0.n, tie);
 }
 
+/** The key of the value a sketch gives for bin `key` (what quantileKey returns for a quantile in that bin). */
+export function roundTripKey(key: number): number {
+  const mapping = sharedMapping?.relativeAccuracy === sketchAccuracy ? sharedMapping : newSketch().mapping;
+  return mapping.key(mapping.value(key));
+}
+
 /** The bin key of a sketch's `q` quantile; -Infinity when that quantile is zero or below. */
 export function quantileKey(s: DDSketch, q: number): number {
   const v = s.getValueAtQuantile(q);

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { DDSketch } from '@datadog/sketches-js';
-import { newSketch, quantile, rankOfSketches, sketchBins } from './aggregate.js';
-import { type Bins, BinLog, addBins, binsCount, countAbove, rankOfBins, sketchOfBins } from './bins.js';
+import { mergeSketchInto, newSketch, quantile, quantileKey, rankOfSketches, sketchBins } from './aggregate.js';
+import { type Bins, BinLog, KeyCounts, addBins, binsCount, countAbove, quantileKeyOf, rankOfBins, sketchOfBins } from './bins.js';
 
 // Negative values occur in metric series (a gauge can go below zero); latencies are never negative.
 // (Values far tinier than these would only spread the bins over thousands of keys.)
@@ -35,6 +35,25 @@ describe('packed slice bins', () => {
       const added = newSketch();
       for (const l of lists) addBins(added, l);
       expect(sketchBins(added.count > 0 ? added : undefined)).toEqual(sketchBins(direct));
+    }));
+  });
+
+  it('counted per key over many slices, give the quantile keys of the merged sketch', () => {
+    const slices = fc.array(values, { maxLength: 6 });
+    fc.assert(fc.property(slices, slices, fc.double({ min: 0, max: 1, noNaN: true }), (xs, ys, q) => {
+      const count = (vss: readonly number[][]): KeyCounts | undefined => {
+        if (vss.every((vs) => vs.length === 0)) return undefined;
+        const c = new KeyCounts();
+        for (const vs of vss) { const b = packed(vs); if (b) c.add(b); }
+        return c;
+      };
+      const merged = mergeSketchInto(mergeSketchInto(undefined, sketch(xs.flat())), sketch(ys.flat()));
+      const counts = [count(xs), count(ys)].filter((c): c is KeyCounts => c !== undefined);
+      const total = counts.reduce((n, c) => n + c.count, 0);
+      expect(total).toBe(merged?.count ?? 0);
+      for (const p of [q, 0.5, 0.95, 0.99, 1]) {
+        expect(quantileKeyOf(counts, p)).toBe(merged ? quantileKey(merged, p) : Number.NaN);
+      }
     }));
   });
 

@@ -10,7 +10,7 @@
  * is NEGATIVE_BASE minus its negative-store key (aggregate.ts).
  */
 import type { DDSketch } from '@datadog/sketches-js';
-import { NEGATIVE_BASE, ZERO_KEY, newSketch } from './aggregate.js';
+import { NEGATIVE_BASE, ZERO_KEY, newSketch, roundTripKey } from './aggregate.js';
 import { type RankContribution, rankContribution } from './stats.js';
 
 
@@ -29,6 +29,11 @@ export class BinLog {
   private newest = -1;
   private end = 0;
   private base = Number.NaN;
+  /**
+   * Offset of the record at() found last (-1: none): the judge reads slices in increasing
+   * order, so the next search starts there rather than at the oldest record.
+   */
+  private cursor = -1;
 
   /** Appends slice `slot`'s sketch; slots come in increasing order. Empty sketches are skipped. */
   append(slot: number, s: DDSketch): void {
@@ -70,15 +75,20 @@ export class BinLog {
       this.first = this.end = 0;
       this.newest = -1;
     }
+    if (this.cursor < this.first || this.cursor >= this.end) this.cursor = -1;
   }
 
   /** The bins of slice `slot`, or undefined when it had no values (or is no longer kept). */
   at(slot: number): Bins | undefined {
     const rel = slot - this.base;
     if (this.newest >= 0 && this.data[this.newest] === rel) return this.view(this.newest);
-    for (let o = this.first; o < this.end; o += 2 + 2 * (this.data[o + 1] as number)) {
+    const from = this.cursor >= 0 && (this.data[this.cursor] as number) <= rel ? this.cursor : this.first;
+    for (let o = from; o < this.end; o += 2 + 2 * (this.data[o + 1] as number)) {
       const r = this.data[o] as number;
-      if (r === rel) return this.view(o);
+      if (r === rel) {
+        this.cursor = o;
+        return this.view(o);
+      }
       if (r > rel) break;
     }
     return undefined;
@@ -108,6 +118,7 @@ export class BinLog {
     if (next === this.data) this.data.copyWithin(0, this.first, this.end);
     else next.set(this.data.subarray(this.first, this.end));
     this.newest = this.newest >= 0 ? this.newest - this.first : -1;
+    this.cursor = -1;
     this.end = live;
     this.first = 0;
     this.data = next;
@@ -219,4 +230,98 @@ export function rankOfBins(c1: readonly Bins[], c0: readonly Bins[]): RankContri
   mergeBins(c1, scratchKeys1, scratchCounts1);
   mergeBins(c0, scratchKeys0, scratchCounts0);
   return rankContribution(scratchKeys1, scratchCounts1, scratchKeys0, scratchCounts0);
+}
+
+/**
+ * How many values fell in each bin over many slices: a sketch's counts without its object
+ * and store growth, for a reference that takes thousands of bins and is read only for its
+ * quantiles. Positive keys are counted one by one; zeros and negative values only in total,
+ * since a quantile among them is never a positive threshold.
+ */
+export class KeyCounts {
+  /** Counts of positive keys from `offset` on. */
+  private positive = new Float64Array(0);
+  private offset = 0;
+  private positiveCount = 0;
+  zeroCount = 0;
+  negativeCount = 0;
+
+  /** Values counted, of every sign. */
+  get count(): number {
+    return this.positiveCount + this.zeroCount + this.negativeCount;
+  }
+
+  /** Counts a slice's bins. */
+  add(bins: Bins): void {
+    for (let i = 0; i < bins.length; i += 2) {
+      const k = bins[i] as number, c = bins[i + 1] as number;
+      if (k > ZERO_KEY) {
+        this.reach(k);
+        const at = k - this.offset;
+        this.positive[at] = (this.positive[at] as number) + c;
+        this.positiveCount += c;
+      } else if (k === ZERO_KEY) {
+        this.zeroCount += c;
+      } else {
+        this.negativeCount += c;
+      }
+    }
+  }
+
+  /** Count of positive key `k`. */
+  at(k: number): number {
+    const i = k - this.offset;
+    return i >= 0 && i < this.positive.length ? (this.positive[i] as number) : 0;
+  }
+
+  /** Lowest and highest positive key counted so far ([Infinity, -Infinity] before any). */
+  range(): [number, number] {
+    return this.positive.length === 0 ? [Infinity, -Infinity] : [this.offset, this.offset + this.positive.length - 1];
+  }
+
+  private reach(k: number): void {
+    const n = this.positive.length;
+    if (n === 0) {
+      this.positive = new Float64Array(64);
+      this.offset = k - 32;
+      return;
+    }
+    if (k >= this.offset && k < this.offset + n) return;
+    const lo = Math.min(this.offset, k), hi = Math.max(this.offset + n - 1, k);
+    // Doubling (at least) keeps the copies rare over a reference's life.
+    const size = Math.max(2 * n, hi - lo + 1 + 32);
+    const offset = k < this.offset ? hi - size + 1 : lo;
+    const next = new Float64Array(size);
+    next.set(this.positive, this.offset - offset);
+    this.positive = next;
+    this.offset = offset;
+  }
+}
+
+/**
+ * The order key of the `q` quantile of the values of all the counts together, as the
+ * library's sketch of them would give it (rank q x (n - 1), first bin whose running count
+ * exceeds it), mapped to a value and back to its key; -Infinity when that quantile is zero
+ * or below. NaN when there are no values.
+ */
+export function quantileKeyOf(all: readonly KeyCounts[], q: number): number {
+  let count = 0, zeros = 0, negatives = 0, lo = Infinity, hi = -Infinity;
+  for (const c of all) {
+    count += c.count;
+    zeros += c.zeroCount;
+    negatives += c.negativeCount;
+    const [a, b] = c.range();
+    if (a < lo) lo = a;
+    if (b > hi) hi = b;
+  }
+  if (count === 0) return Number.NaN;
+  const rank = q * (count - 1);
+  if (rank < zeros + negatives) return -Infinity;
+  const positiveRank = rank - zeros - negatives;
+  let running = 0, key = hi;
+  for (let k = lo; k <= hi; k++) {
+    for (const c of all) running += c.at(k);
+    if (running > positiveRank) { key = k; break; }
+  }
+  return roundTripKey(key);
 }

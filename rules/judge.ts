@@ -14,8 +14,8 @@ import {
   type CountStratum, type CountTest, type RankContribution, COUNT_FIELDS, NO_RANK, addCountStratum, addRank,
   countTestFromSums, rankTestP,
 } from './stats.js';
-import { mergeSketchInto, newSketch, quantile, quantileKey, rankOfSketches } from './aggregate.js';
-import { type Bins, addBins, binsCount, countAbove, rankOfBins, sketchOfBins } from './bins.js';
+import { quantile, rankOfSketches } from './aggregate.js';
+import { type Bins, KeyCounts, binsCount, countAbove, quantileKeyOf, rankOfBins, sketchOfBins } from './bins.js';
 import type { Cohort, SliceRing } from './window.js';
 
 /** What a finding is about. */
@@ -136,8 +136,8 @@ export class Cumulative {
 /** The comparison's recent latency, kept as two epoch sketches, and the thresholds read from it. */
 interface TailReference {
   epoch: number;
-  current: DDSketch | undefined;
-  previous: DDSketch | undefined;
+  current: KeyCounts | undefined;
+  previous: KeyCounts | undefined;
   k95: number;
   k99: number;
   refreshedAt: number;
@@ -200,8 +200,6 @@ const TAIL_WEIGHT = 2;
 /** The epochs of the comparison's tail reference, and how many values it needs. */
 const REFERENCE_EPOCH_MS = 5 * 60_000;
 const MIN_REFERENCE = 200;
-/** Reference sketches take a whole epoch of values: they grow in the library's usual large steps. */
-const REFERENCE_CHUNK_BINS = 128;
 
 function rankVector(c: RankSum, out: Float64Array): Float64Array {
   out[0] = c.excess; out[1] = c.variance; out[2] = c.n1; out[3] = c.n0;
@@ -323,10 +321,14 @@ export function summarise(state: JudgeState, cmp: Comparison, to: number, cfg: R
       ref.epoch = epoch;
     }
     if (t - ref.refreshedAt >= refreshSlots) {
-      const past = mergeSketchInto(mergeSketchInto(undefined, ref.previous), ref.current);
-      const enough = past !== undefined && past.count >= MIN_REFERENCE;
-      ref.k95 = enough ? quantileKey(past, 0.95) : Number.NaN;
-      ref.k99 = enough ? quantileKey(past, 0.99) : Number.NaN;
+      const past: KeyCounts[] = [];
+      if (ref.previous) past.push(ref.previous);
+      if (ref.current) past.push(ref.current);
+      let values = 0;
+      for (const c of past) values += c.count;
+      const enough = values >= MIN_REFERENCE;
+      ref.k95 = enough ? quantileKeyOf(past, 0.95) : Number.NaN;
+      ref.k99 = enough ? quantileKeyOf(past, 0.99) : Number.NaN;
       ref.refreshedAt = t;
     }
     if (!Number.isNaN(ref.k95)) {
@@ -339,8 +341,8 @@ export function summarise(state: JudgeState, cmp: Comparison, to: number, cfg: R
     }
     // Only now does this slice join the reference: thresholds come from the past alone.
     if (c0.length > 0) {
-      const current = (ref.current ??= newSketch(REFERENCE_CHUNK_BINS));
-      for (const b of c0) addBins(current, b);
+      const current = (ref.current ??= new KeyCounts());
+      for (const b of c0) current.add(b);
     }
   };
   let t = startAt;
