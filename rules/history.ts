@@ -27,7 +27,9 @@
  * - drift: how far has the slow mean of the values (half-life `driftHalfLife`) moved off
  *   their baseline (half-life `baselineHalfLife`), both starting as the warm-up's mean:
  *   how far the series has wandered from where it began, which the shift's norm
- *   forgets within a few dozen points?
+ *   forgets within a few dozen points? The slow mean moves for hundreds of points after
+ *   a change, so the drift is asked only at its own new extreme of the last
+ *   `driftEpisodePoints`: one wandering, one answer.
  *
  * Each answer becomes a tail probability under that statistic's own history: the
  * empirical distribution of its last `memory` values, its upper `tailFraction` modelled
@@ -60,6 +62,8 @@ export interface HistoryOptions {
   readonly driftHalfLife: number;
   /** Half-life, in points, of the baseline the slow mean is measured against (drift). */
   readonly baselineHalfLife: number;
+  /** The drift counts only when it is the most unusual it has been in this many points. */
+  readonly driftEpisodePoints: number;
   /** Half-life, in points, of the last few values' deviation from the rhythm (rhythm). */
   readonly recentHalfLife: number;
   /** Half-life, in points, of each predictor's mean absolute error (which predictor is trusted). */
@@ -84,6 +88,7 @@ export const DEFAULT_HISTORY_OPTIONS: HistoryOptions = {
   longHalfLife: 30,
   driftHalfLife: 200,
   baselineHalfLife: 3000,
+  driftEpisodePoints: 1000,
   recentHalfLife: 3,
   errorHalfLife: 200,
   dayBins: 96,
@@ -322,6 +327,8 @@ export class HistoryDetector {
   private readonly highs: TailModel;
   private readonly lows: TailModel;
   private readonly recentSurprise: Float64Array;
+  private readonly recentDriftP: Float64Array;
+  private driftAt = 0;
   private surpriseAt = 0;
   private points = 0;
   private lastTime = Number.NEGATIVE_INFINITY;
@@ -341,6 +348,7 @@ export class HistoryDetector {
     if (o.memory < 10 || !Number.isInteger(o.memory)) throw new Error(`history detector: memory must be a whole number of at least 10 points, got ${o.memory}`);
     if (o.tailFraction <= 0 || o.tailFraction >= 0.5) throw new Error(`history detector: tailFraction must be in (0, 0.5), got ${o.tailFraction}`);
     if (o.episodePoints < 1 || !Number.isInteger(o.episodePoints)) throw new Error(`history detector: episodePoints must be a whole number >= 1, got ${o.episodePoints}`);
+    if (o.driftEpisodePoints < 1 || !Number.isInteger(o.driftEpisodePoints)) throw new Error(`history detector: driftEpisodePoints must be a whole number >= 1, got ${o.driftEpisodePoints}`);
     if (!Number.isInteger(o.dayBins)) throw new Error(`history detector: dayBins must be a whole number, got ${o.dayBins}`);
     const rates = [decay(o.levelHalfLife), decay(o.normHalfLife), decay(o.rhythmHalfLife), decay(o.errorHalfLife)] as const;
     this.longRate = decay(o.longHalfLife);
@@ -360,6 +368,7 @@ export class HistoryDetector {
     this.highs = model();
     this.lows = model();
     this.recentSurprise = new Float64Array(o.episodePoints);
+    this.recentDriftP = new Float64Array(o.driftEpisodePoints).fill(1);
   }
 
   /** Judges the next point of the series; times must not go back. */
@@ -414,6 +423,7 @@ export class HistoryDetector {
         else if (name === 'rhythm' && (rhythmic < 0 || this.models.rhythm.count < o.warmupPoints)) continue;
         else if (name === 'drift' && this.models.drift.count < o.warmupPoints) continue;
         else pi = this.models[name].upperP(statistics[name]);
+        if (name === 'drift') pi = this.newDriftExtreme(pi) ? pi : 1;
         if (pi < p) {
           p = pi;
           finding = name;
@@ -457,7 +467,7 @@ export class HistoryDetector {
    * samples are `memory` long and then stays.
    */
   retainedNumbers(): number {
-    let n = this.highs.retained + this.lows.retained + this.recentSurprise.length + 5;
+    let n = this.highs.retained + this.lows.retained + this.recentSurprise.length + this.recentDriftP.length + 5;
     for (const m of Object.values(this.models)) n += m.retained;
     for (const pr of this.predictors) n += pr.retained;
     return n;
@@ -466,6 +476,15 @@ export class HistoryDetector {
   private pushSurprise(s: number): void {
     this.recentSurprise[this.surpriseAt] = s;
     this.surpriseAt = (this.surpriseAt + 1) % this.recentSurprise.length;
+  }
+
+  /** Whether a drift's p-value is below all of the last `driftEpisodePoints`; keeps it among them. */
+  private newDriftExtreme(p: number): boolean {
+    let min = 1;
+    for (const q of this.recentDriftP) if (q < min) min = q;
+    this.recentDriftP[this.driftAt] = p;
+    this.driftAt = (this.driftAt + 1) % this.recentDriftP.length;
+    return p < min;
   }
 
   private maxRecentSurprise(): number {
