@@ -130,9 +130,9 @@ describe('the self-history detector', () => {
     }
     expect(sizes[0]).toBeLessThan(sizes[1]!);
     expect(sizes[2]).toBe(sizes[1]);
-    // Seven sample rings and their sorted copies, the rhythm bins, the episode's surprises, a few scalars.
+    // Seven sample rings and their sorted copies, the rhythm bins, the episodes' surprises, a few scalars.
     const bins = DEFAULT_HISTORY_OPTIONS.dayBins * 8 * 2 + 15;
-    expect(sizes[2]).toBeLessThanOrEqual(7 * 2 * 500 + bins + DEFAULT_HISTORY_OPTIONS.episodePoints + 100);
+    expect(sizes[2]).toBeLessThanOrEqual(7 * 2 * 500 + bins + DEFAULT_HISTORY_OPTIONS.episodePoints + 2 * DEFAULT_HISTORY_OPTIONS.slowEpisodePoints + 100);
   });
 
   it('scores every point in [0, 1] whatever the series', () => {
@@ -169,6 +169,7 @@ describe('the self-history detector', () => {
     expect(() => new HistoryDetector({ memory: 5 })).toThrow(/memory must be/);
     expect(() => new HistoryDetector({ tailFraction: 0.7 })).toThrow(/tailFraction must be in/);
     expect(() => new HistoryDetector({ episodePoints: 0 })).toThrow(/episodePoints/);
+    expect(() => new HistoryDetector({ slowEpisodePoints: 2.5 })).toThrow(/slowEpisodePoints must be a whole number/);
     expect(() => new HistoryDetector({ memroy: 100 } as never)).toThrow(/unknown setting memroy/);
     expect(() => judgeSeries([1, 2], [1])).toThrow(/2 times for 1 values/);
   });

@@ -29,6 +29,11 @@
  *   how far the series has wandered from where it began, which the shift's norm
  *   forgets within a few dozen points?
  *
+ * The range and the drift are slow: a value near the top of its range is followed by
+ * others there (a busy day, a plateau), and the slow mean moves for hundreds of points
+ * after a change. So each of them counts only at its own new extreme of the last
+ * `slowEpisodePoints`: one plateau, one wandering, one answer.
+ *
  * Each answer becomes a tail probability under that statistic's own history: the
  * empirical distribution of its last `memory` values, its upper `tailFraction` modelled
  * as a generalised Pareto tail (peaks over threshold, fitted by moments, never lighter
@@ -60,6 +65,8 @@ export interface HistoryOptions {
   readonly driftHalfLife: number;
   /** Half-life, in points, of the baseline the slow mean is measured against (drift). */
   readonly baselineHalfLife: number;
+  /** The range and the drift count only when each is the most unusual it has been in this many points. */
+  readonly slowEpisodePoints: number;
   /** Half-life, in points, of the last few values' deviation from the rhythm (rhythm). */
   readonly recentHalfLife: number;
   /** Half-life, in points, of each predictor's mean absolute error (which predictor is trusted). */
@@ -84,6 +91,7 @@ export const DEFAULT_HISTORY_OPTIONS: HistoryOptions = {
   longHalfLife: 30,
   driftHalfLife: 200,
   baselineHalfLife: 3000,
+  slowEpisodePoints: 1000,
   recentHalfLife: 3,
   errorHalfLife: 200,
   dayBins: 96,
@@ -217,6 +225,30 @@ class TailModel {
   }
 }
 
+/** The last p-values of one slow question, to tell a new extreme from more of the same. */
+class SlowEpisode {
+  private readonly recent: Float64Array;
+  private next = 0;
+
+  constructor(points: number) {
+    this.recent = new Float64Array(points).fill(1);
+  }
+
+  /** Numbers held: one p-value per point of the episode. */
+  get retained(): number {
+    return this.recent.length;
+  }
+
+  /** Whether p is below every p-value of the episode; keeps it among them. */
+  isNewExtreme(p: number): boolean {
+    let min = 1;
+    for (const q of this.recent) if (q < min) min = q;
+    this.recent[this.next] = p;
+    this.next = (this.next + 1) % this.recent.length;
+    return p < min;
+  }
+}
+
 /** The weight of each new point in an exponentially weighted mean with this half-life (in points). */
 function decay(halfLife: number): number {
   return 1 - Math.pow(0.5, 1 / Math.max(halfLife, 1e-9));
@@ -322,6 +354,7 @@ export class HistoryDetector {
   private readonly highs: TailModel;
   private readonly lows: TailModel;
   private readonly recentSurprise: Float64Array;
+  private readonly slowEpisodes: Readonly<Record<'range' | 'drift', SlowEpisode>>;
   private surpriseAt = 0;
   private points = 0;
   private lastTime = Number.NEGATIVE_INFINITY;
@@ -341,6 +374,7 @@ export class HistoryDetector {
     if (o.memory < 10 || !Number.isInteger(o.memory)) throw new Error(`history detector: memory must be a whole number of at least 10 points, got ${o.memory}`);
     if (o.tailFraction <= 0 || o.tailFraction >= 0.5) throw new Error(`history detector: tailFraction must be in (0, 0.5), got ${o.tailFraction}`);
     if (o.episodePoints < 1 || !Number.isInteger(o.episodePoints)) throw new Error(`history detector: episodePoints must be a whole number >= 1, got ${o.episodePoints}`);
+    if (o.slowEpisodePoints < 1 || !Number.isInteger(o.slowEpisodePoints)) throw new Error(`history detector: slowEpisodePoints must be a whole number >= 1, got ${o.slowEpisodePoints}`);
     if (!Number.isInteger(o.dayBins)) throw new Error(`history detector: dayBins must be a whole number, got ${o.dayBins}`);
     const rates = [decay(o.levelHalfLife), decay(o.normHalfLife), decay(o.rhythmHalfLife), decay(o.errorHalfLife)] as const;
     this.longRate = decay(o.longHalfLife);
@@ -360,6 +394,7 @@ export class HistoryDetector {
     this.highs = model();
     this.lows = model();
     this.recentSurprise = new Float64Array(o.episodePoints);
+    this.slowEpisodes = { range: new SlowEpisode(o.slowEpisodePoints), drift: new SlowEpisode(o.slowEpisodePoints) };
   }
 
   /** Judges the next point of the series; times must not go back. */
@@ -414,6 +449,7 @@ export class HistoryDetector {
         else if (name === 'rhythm' && (rhythmic < 0 || this.models.rhythm.count < o.warmupPoints)) continue;
         else if (name === 'drift' && this.models.drift.count < o.warmupPoints) continue;
         else pi = this.models[name].upperP(statistics[name]);
+        if ((name === 'range' || name === 'drift') && !this.slowEpisodes[name].isNewExtreme(pi)) pi = 1;
         if (pi < p) {
           p = pi;
           finding = name;
@@ -457,7 +493,7 @@ export class HistoryDetector {
    * samples are `memory` long and then stays.
    */
   retainedNumbers(): number {
-    let n = this.highs.retained + this.lows.retained + this.recentSurprise.length + 5;
+    let n = this.highs.retained + this.lows.retained + this.recentSurprise.length + this.slowEpisodes.range.retained + this.slowEpisodes.drift.retained + 5;
     for (const m of Object.values(this.models)) n += m.retained;
     for (const pr of this.predictors) n += pr.retained;
     return n;
