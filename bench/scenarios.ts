@@ -17,6 +17,7 @@ import { gzipSync } from 'node:zlib';
 import { CATALOG, renderScenario, type CatalogGroup } from '../simulate/catalog.js';
 import { labelsJson } from '../simulate/labels.js';
 import { labelProblems } from '../simulate/oracle.js';
+import type { ScoreResult } from './quality/score.js';
 
 /** Options of one suite run. */
 interface SuiteOptions {
@@ -37,22 +38,6 @@ interface SuiteCase {
    * replay) and returns where the labels claim more than the stream shows.
    */
   readonly prepare: () => readonly string[];
-}
-
-/** What the shared scorer prints with `--json`. */
-interface ScoreResult {
-  readonly scenario: string;
-  readonly regressions: number;
-  readonly detected: number;
-  readonly duplicates: number;
-  readonly false_pages: number;
-  readonly late_pages: number;
-  readonly pages: number;
-  readonly delays_s: readonly number[];
-  readonly verdicts_ok: number;
-  readonly verdicts: number;
-  readonly verdict_detail: Readonly<Record<string, { readonly final: string; readonly ok: boolean }>>;
-  readonly pass: boolean;
 }
 
 /** The outcome of one case: a score, or why there is none. */
