@@ -168,14 +168,3 @@ export function finalVerdicts(decisions: readonly Decision[]): Record<string, st
   return out;
 }
 
-/** A small seeded generator (mulberry32), so that kill points are the same on every run. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
