@@ -8,33 +8,14 @@
  */
 import { createEngine } from '../rules/engine.js';
 import { DEFAULT_RULES } from '../rules/config.js';
-import type { VigilEvent } from '../rules/events.js';
+import { explosionRequest, type ExplosionShape } from '../simulate/explosion.js';
 
-const T0 = Date.UTC(2026, 11, 7, 12, 0, 0);
-
-function word(i: number): string {
-  let s = '';
-  let n = i;
-  do {
-    s += String.fromCharCode(97 + (n % 26));
-    n = Math.floor(n / 26);
-  } while (n > 0);
-  return s;
-}
-
-type Shape = 'one route' | 'distinct routes' | 'distinct instances';
-
-function run(shape: Shape, events: number): { heapMb: number; rssMb: number; series: number; overflowed: number } {
+function run(shape: ExplosionShape, events: number): { heapMb: number; rssMb: number; series: number; overflowed: number } {
   const gc = (globalThis as { gc?: () => void }).gc;
   gc?.();
   const before = process.memoryUsage();
   const engine = createEngine(DEFAULT_RULES, () => {});
-  for (let i = 0; i < events; i++) {
-    const route = shape === 'distinct routes' ? `/items/${word(i)}` : '/items';
-    const instance = shape === 'distinct instances' ? `shop-${word(i)}` : 'shop-1';
-    const e: VigilEvent = { type: 'request', ts: T0 + Math.floor(i / 100), service: 'shop', version: 'v1', instance, route, status: 200, latencyMs: 20 + (i % 7) };
-    engine.push(e);
-  }
+  for (let i = 0; i < events; i++) engine.push(explosionRequest(shape, i));
   gc?.();
   const after = process.memoryUsage();
   // Read after the measurement, so that the engine is alive while it is measured.

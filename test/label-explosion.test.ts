@@ -8,31 +8,14 @@ import { describe, expect, it } from 'vitest';
 import pino from 'pino';
 import { createEngine } from '../rules/engine.js';
 import { DEFAULT_RULES } from '../rules/config.js';
-import type { VigilEvent } from '../rules/events.js';
 import { DEFAULT_CONFIG, type VigilConfig } from '../app/config-file.js';
 import { startService } from '../app/service.js';
-
-const T0 = Date.UTC(2026, 11, 7, 12, 0, 0);
-
-/** Letters only, so that route templating (which folds numbers and ids) keeps every one distinct. */
-function word(i: number): string {
-  let s = '';
-  let n = i;
-  do {
-    s += String.fromCharCode(97 + (n % 26));
-    n = Math.floor(n / 26);
-  } while (n > 0);
-  return s;
-}
-
-function request(i: number, route: string, instance: string): VigilEvent {
-  return { type: 'request', ts: T0 + Math.floor(i / 100), service: 'shop', version: 'v1', instance, route, status: i % 50 === 0 ? 500 : 200, latencyMs: 20 + (i % 7) };
-}
+import { explosionRequest } from '../simulate/explosion.js';
 
 describe('a million distinct label values', () => {
   it.each([
-    ['routes', (i: number) => request(i, `/items/${word(i)}`, 'shop-1')],
-    ['instances', (i: number) => request(i, '/items', `shop-${word(i)}`)],
+    ['routes', (i: number) => explosionRequest('distinct routes', i)],
+    ['instances', (i: number) => explosionRequest('distinct instances', i)],
   ] as const)('distinct %s: series within the cap, the overflow counted', (what, make) => {
     const engine = createEngine(DEFAULT_RULES, () => {});
     const n = 1_000_000;
@@ -55,7 +38,7 @@ describe('a million distinct label values', () => {
       };
       expect(await read()).toBe(0);
       const cap = DEFAULT_RULES.window.maxSeriesPerService;
-      const lines = Array.from({ length: cap + 500 }, (_, i) => JSON.stringify({ type: 'request', ts: T0 + i, service: 'shop', version: 'v1', route: `/items/${word(i)}`, status: 200 }));
+      const lines = Array.from({ length: cap + 500 }, (_, i) => JSON.stringify(explosionRequest('distinct routes', i)));
       const res = await fetch(`${service.url}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: lines.join('\n') });
       expect(res.status).toBe(202);
       expect(await read()).toBe(500);
