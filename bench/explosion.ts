@@ -32,5 +32,5 @@ const base = run('one route', events);
 process.stdout.write(`${events} events\n`);
 for (const shape of ['one route', 'distinct routes', 'distinct instances'] as const) {
   const r = shape === 'one route' ? base : run(shape, events);
-  process.stdout.write(`${shape.padEnd(20)} heap +${r.heapMb.toFixed(1)} MB  rss ${r.rssMb.toFixed(0)} MB  series ${r.series}  overflowed ${r.overflowed}  \n`);
+  process.stdout.write(`${shape.padEnd(20)} heap ${r.heapMb >= 0 ? '+' : ''}${r.heapMb.toFixed(1)} MB  rss ${r.rssMb.toFixed(0)} MB  series ${r.series}  overflowed ${r.overflowed}  \n`);
 }
