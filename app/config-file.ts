@@ -23,6 +23,14 @@ export const serverSchema = z.strictObject({
    * with the wall clock, so that windows close and incidents recover on a quiet stream.
    */
   quietAfterMs: z.number().int().positive().default(30_000),
+  /**
+   * Events taken by ingest and not yet confirmed by the bus (Kafka's acks; embedded, the
+   * engine's turn). A request that would pass it gets 429 with Retry-After, so that a slow
+   * broker makes senders wait instead of making this process's memory grow.
+   */
+  queueLimitEvents: z.number().int().positive().default(100_000),
+  /** Seconds a refused sender is told to wait (Retry-After of a 429 for a full queue). */
+  queueRetryAfterS: z.number().int().positive().max(3_600).default(1),
 });
 
 /** How the service logs. */

@@ -10,11 +10,12 @@ import type { Logger } from 'pino';
 import type { Histogram, Registry } from 'prom-client';
 import type { VigilEvent } from '../rules/events.js';
 import type { ReleaseSeries } from '../rules/engine.js';
-import type { EventBus } from '../ingest/bus.js';
+import { type BoundedBus, BusFullError, type EventBus } from '../ingest/bus.js';
 import { type DecodeResult, cutText, decodeLine, decodeValue } from '../ingest/decode.js';
 import type { DecisionReader } from '../state/decisions.js';
 import type { Delivery } from '../notifiers/delivery.js';
 import { carriesTokenInBody } from './release-tools.js';
+import { refuseWhileFull, sendBusFull } from './backpressure.js';
 import { DASHBOARD_PATHS, registerDashboard } from './dashboard.js';
 
 /** What the API needs from the rest of the service. */
@@ -39,6 +40,8 @@ export interface ApiDeps {
   readonly degraded?: () => readonly string[];
   /** When set, every route but /healthz and /readyz needs `Authorization: Bearer <token>`. */
   readonly token?: string;
+  /** The bound on events waiting for the bus: while it is reached, ingest answers 429 before reading bodies. */
+  readonly queue?: Pick<BoundedBus, 'full' | 'refuse'>;
 }
 
 /** Per-line problems listed in one response; the rest are only counted. */
@@ -78,6 +81,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   });
 
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => {
+    if (err instanceof BusFullError) return sendBusFull(reply, err);
     if (err instanceof BodyError) return reply.code(err.status).send({ error: err.message });
     if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return reply.code(413).send({ error: `body larger than ${deps.bodyLimitBytes} bytes; send fewer events per request` });
     if (err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return reply.code(400).send({ error: err.message });
@@ -103,6 +107,8 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       }
     });
   }
+
+  if (deps.queue !== undefined) refuseWhileFull(app, deps.queue);
 
   const ingest = (only?: 'deploy') => async (req: FastifyRequest, reply: FastifyReply) => {
     const stop = deps.ingestSeconds?.startTimer({ route: only === undefined ? '/v1/events' : '/v1/deployments' });

@@ -7,6 +7,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { Engine, EngineStats } from '../rules/engine.js';
 import type { DeliveryStats, FailedDelivery } from '../notifiers/delivery.js';
 import type { DecisionReader } from '../state/decisions.js';
+import type { BoundedBusStats } from '../ingest/bus.js';
 
 /** Where the counts come from. */
 export interface MetricSources {
@@ -23,6 +24,8 @@ export interface MetricSources {
   readonly dependencies?: () => ReadonlyMap<string, boolean>;
   /** Decisions made and not yet handed on, and notifications waiting for the notification log. */
   readonly held?: () => { readonly decisions: number; readonly notifications: number };
+  /** The ingest queue's length and refusals. */
+  readonly queue?: () => BoundedBusStats;
 }
 
 /** The registry, and the histograms the service observes into. */
@@ -119,6 +122,8 @@ export function serviceMetrics(sources: MetricSources): ServiceMetrics {
   });
   gauge('vigil_decisions_held', 'Decisions made and held because they could not be handed on yet (output topics or notification log unreachable)', () => sources.held?.().decisions ?? 0);
   gauge('vigil_notifications_held', 'Notifications held because the notification log cannot be reached', () => sources.held?.().notifications ?? 0);
+  gauge('vigil_ingest_queue_events', 'Events taken by ingest and not yet confirmed by the bus (bounded by server.queueLimitEvents)', () => sources.queue?.().queuedEvents ?? 0);
+  count('vigil_ingest_refused_total', 'Ingest requests refused with 429 because the queue was full (nothing of them was taken)', () => sources.queue?.().refusedRequests ?? 0);
   gauge('vigil_notification_failures_kept', 'Deliveries given up and kept for GET /v1/notifications', () => sources.failures().length);
 
   return {

@@ -9,7 +9,8 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { z } from 'zod';
 import type { Verdict } from '../rules/decisions.js';
 import type { DeployAction, VigilEvent } from '../rules/events.js';
-import type { EventBus } from '../ingest/bus.js';
+import { BusFullError, type EventBus } from '../ingest/bus.js';
+import { sendBusFull } from './backpressure.js';
 import { LIMITS, MAX_EVENT_TIME_MS, cutText, decodeValue } from '../ingest/decode.js';
 import type { DecisionReader, VerdictView } from '../state/decisions.js';
 
@@ -202,6 +203,7 @@ export function registerReleaseTools(app: FastifyInstance, deps: ReleaseToolsDep
       done(new RequestError(415, `unsupported content type "${req.headers['content-type'] ?? ''}" (Flagger sends application/json)`), undefined);
     });
     api.setErrorHandler((err: FastifyError, _req, reply) => {
+      if (err instanceof BusFullError) return sendBusFull(reply, err);
       if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return reject(reply, 413, `body larger than ${maxBodyBytes} bytes (releaseTools.maxBodyBytes)`);
       const status = err.statusCode;
       if (status !== undefined && status >= 400 && status < 500) return reject(reply, status, err.message);

@@ -142,6 +142,8 @@ describe('the embedded service, through its HTTP API', () => {
     expect(text).toMatch(/^vigil_events_rejected_total\{reason="missing field \\"ts\\""\} 1$/m);
     expect(text).toMatch(/^vigil_events_rejected_total\{reason="not JSON"\} 1$/m);
     expect(text).toMatch(/^vigil_notification_failures_kept 0$/m);
+    expect(text).toMatch(/^vigil_ingest_queue_events 0$/m);
+    expect(text).toMatch(/^# TYPE vigil_ingest_refused_total counter$/m);
     expect(text).toMatch(/^vigil_process_cpu_seconds_total /m);
   });
 

@@ -9,7 +9,7 @@
 import type { Logger } from 'pino';
 import type { Decision } from '../rules/decisions.js';
 import type { EngineStats } from '../rules/engine.js';
-import type { EventBus } from '../ingest/bus.js';
+import { BoundedBus, type EventBus } from '../ingest/bus.js';
 import { MemoryDecisions, type DecisionReader } from '../state/decisions.js';
 import type { Notifier } from '../notifiers/notifier.js';
 import { Delivery, MemoryNotificationLog, type NotificationLog } from '../notifiers/delivery.js';
@@ -119,6 +119,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     engine: () => pipeline.stats(), live: () => pipeline.live(), decisions, delivery: () => delivery.stats(),
     failures: () => delivery.failures(), rejected: () => rejectedByReason, lag: () => pipeline.lag(),
     dependencies: options.dependencies, held: () => ({ decisions: pipeline.held(), notifications: delivery.heldForLog() }),
+    queue: () => queue.stats(),
   });
   const degraded = (): string[] => {
     const out: string[] = [];
@@ -136,6 +137,9 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       metrics.engineSeconds.observe((performance.now() - started) / 1000);
     },
   };
+  // Every ingest route hands its events to this one bound (see app/backpressure.ts).
+  const queue = new BoundedBus(timedBus, config.server.queueLimitEvents, config.server.queueRetryAfterS);
+  const bus: EventBus = queue;
   let ticking = false;
   const tick = setInterval(() => {
     if (ticking) return;
@@ -146,12 +150,12 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
 
   let accepting = true;
   const api = buildApi({
-    bus: timedBus, decisions, delivery, logger, onRejected, metrics: metrics.registry, ingestSeconds: metrics.ingestSeconds,
+    bus, queue, decisions, delivery, logger, onRejected, metrics: metrics.registry, ingestSeconds: metrics.ingestSeconds,
     series: (service, version, route) => pipeline.series(service, version, route), token: options.apiToken,
     bodyLimitBytes: config.server.bodyLimitBytes, accepting: () => accepting, degraded,
   });
-  registerReleaseTools(api, { decisions, bus: timedBus, config: config.releaseTools, now, onRejected, token: options.apiToken });
-  registerWebhooks(api, { config: config.webhooks, bus: timedBus, logger, env: options.env ?? {}, now, onRejected });
+  registerReleaseTools(api, { decisions, bus, config: config.releaseTools, now, onRejected, token: options.apiToken });
+  registerWebhooks(api, { config: config.webhooks, bus, logger, env: options.env ?? {}, now, onRejected });
   registerSilences(api, { store: silenceStore, now, changed: () => { void renewSilences(); } });
   try {
     await api.listen({ host: config.server.host, port: config.server.port });

@@ -12,7 +12,8 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { z } from 'zod';
 import type { Logger } from 'pino';
 import { WEBHOOK_SOURCES, type WebhookEvent, type WebhookSource } from '../rules/events.js';
-import type { EventBus } from '../ingest/bus.js';
+import { BusFullError, type EventBus } from '../ingest/bus.js';
+import { sendBusFull } from './backpressure.js';
 import { normaliseWebhook } from '../ingest/webhooks/index.js';
 import { type SnsMessage, snsSchema } from '../ingest/webhooks/cloudwatch.js';
 import { cutText } from '../ingest/decode.js';
@@ -273,6 +274,7 @@ export function registerWebhooks(app: FastifyInstance, deps: WebhookDeps): void 
   };
 
   const errorHandler = (err: FastifyError, _req: FastifyRequest, reply: FastifyReply): FastifyReply => {
+    if (err instanceof BusFullError) return sendBusFull(reply, err);
     if (err instanceof WebhookError) {
       deps.onRejected?.(`webhook: ${err.message}`);
       if (err.retryAfterS !== undefined) void reply.header('retry-after', String(err.retryAfterS));

@@ -45,6 +45,6 @@ export function amAlerts(alerts: readonly z.infer<typeof amAlertSchema>[]): RawA
 export function normaliseAlertmanager(body: unknown): Normalised {
   const p = alertmanagerSchema.safeParse(body);
   if (!p.success) return rejected('alertmanager', p.error);
-  if (p.data.version !== undefined && p.data.version !== '4') return { ok: false, reason: `not a alertmanager payload: version ${JSON.stringify(p.data.version)} (expected "4")` };
+  if (p.data.version !== undefined && p.data.version !== '4') return { ok: false, reason: `not a alertmanager payload: version ${JSON.stringify(p.data.version.slice(0, 40))} (expected "4")` };
   return { ok: true, alerts: amAlerts(p.data.alerts) };
 }

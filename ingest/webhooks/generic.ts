@@ -22,12 +22,17 @@ export const genericAlertSchema = z.looseObject({
   endsAt: z.union([z.string(), z.number()]).optional(),
 }).refine((a) => a.title !== undefined || a.alertname !== undefined, { message: 'needs "title" or "alertname"', path: ['title'] });
 
+/** The generic body as a list of alerts. */
+const genericListSchema = z.looseObject({ alerts: z.array(genericAlertSchema).min(1).max(MAX_ALERTS_PER_PAYLOAD) });
+
 /** The generic body: one alert or a list. */
-export const genericSchema = z.union([z.looseObject({ alerts: z.array(genericAlertSchema).min(1).max(MAX_ALERTS_PER_PAYLOAD) }), genericAlertSchema]);
+export const genericSchema = z.union([genericListSchema, genericAlertSchema]);
 
 /** Reads a generic JSON alert body. */
 export function normaliseGeneric(body: unknown): Normalised {
-  const p = genericSchema.safeParse(body);
+  // A body with `alerts` is a list, and only a list: read as one alert, its unchecked items would be taken as alerts.
+  const isList = typeof body === 'object' && body !== null && !Array.isArray(body) && Object.hasOwn(body, 'alerts');
+  const p = isList ? genericListSchema.safeParse(body) : genericAlertSchema.safeParse(body);
   if (!p.success) return rejected('generic', p.error);
   const list = 'alerts' in p.data && Array.isArray(p.data.alerts) ? p.data.alerts : [p.data as z.infer<typeof genericAlertSchema>];
   return {

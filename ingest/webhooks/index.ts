@@ -4,7 +4,7 @@
  * file folds alerts exactly as the receiver did.
  */
 import type { WebhookSource } from '../../rules/events.js';
-import type { Normalised } from './payload.js';
+import { MAX_BODY_DEPTH, type Normalised, boundedAlert, nestsDeeper } from './payload.js';
 import { normaliseAlertmanager } from './alertmanager.js';
 import { normaliseGrafana } from './grafana.js';
 import { normaliseDatadog } from './datadog.js';
@@ -24,7 +24,9 @@ const NORMALISERS: Readonly<Record<WebhookSource, (body: unknown) => Normalised>
 
 /** Reads the alerts of one source's webhook body, or says why it is not one. */
 export function normaliseWebhook(source: WebhookSource, body: unknown): Normalised {
-  return NORMALISERS[source](body);
+  if (nestsDeeper(body, MAX_BODY_DEPTH)) return { ok: false, reason: `not a ${source} payload: objects and arrays nested deeper than ${MAX_BODY_DEPTH} levels` };
+  const read = NORMALISERS[source](body);
+  return read.ok ? { ok: true, alerts: read.alerts.map(boundedAlert) } : read;
 }
 
 export type { Normalised } from './payload.js';

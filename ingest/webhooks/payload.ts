@@ -15,10 +15,52 @@ export const MAX_LABEL_VALUE_CHARS = 1_024;
 /** Most alerts read from one payload. */
 export const MAX_ALERTS_PER_PAYLOAD = 1_000;
 
+/** Alert names and hints (service, version, instance, severity) beyond this are cut, like label values. */
+export const MAX_ALERT_NAME_CHARS = MAX_LABEL_VALUE_CHARS;
+/** Summaries beyond this are cut: a person reads the start, and a page must stay small. */
+export const MAX_SUMMARY_CHARS = 4_096;
+/** Deepest nesting of objects and arrays a body may have: every source's payload stays within a handful of levels. */
+export const MAX_BODY_DEPTH = 64;
+
+/** A path segment or message from a schema issue as a reason shows it: a hostile key cannot make the reason huge. */
+function shown(text: string, chars: number): string {
+  return text.length > chars ? `${text.slice(0, chars)}...` : text;
+}
+
 /** A failed outcome naming the first problems the schema found. */
 export function rejected(source: string, error: z.ZodError): Normalised {
-  const problems = error.issues.slice(0, 3).map((i) => `${i.path.length > 0 ? i.path.join('.') : 'body'}: ${i.message}`);
+  const problems = error.issues.slice(0, 3).map((i) => `${i.path.length > 0 ? shown(i.path.slice(0, 8).map((p) => shown(String(p), 40)).join('.'), 200) : 'body'}: ${shown(i.message, 200)}`);
   return { ok: false, reason: `not a ${source} payload: ${problems.join('; ')}` };
+}
+
+/**
+ * Whether a parsed body nests deeper than `maxDepth` (counted without recursion, so a hostile
+ * body cannot overflow the stack here). A deeper body could not be written to the events
+ * topic (JSON.stringify recurses) and is no payload of any source.
+ */
+export function nestsDeeper(value: unknown, maxDepth: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop() as [unknown, number];
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth >= maxDepth) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
+/** An alert with its free texts cut to the limits, whichever source it came from. */
+export function boundedAlert(a: RawAlert): RawAlert {
+  const cut = (t: string | undefined, chars: number): string | undefined => (t === undefined || t.length <= chars ? t : t.slice(0, chars));
+  const h = a.hints;
+  const hints: RawAlert['hints'] = {
+    ...(h.service !== undefined ? { service: cut(h.service, MAX_ALERT_NAME_CHARS) } : {}),
+    ...(h.version !== undefined ? { version: cut(h.version, MAX_ALERT_NAME_CHARS) } : {}),
+    ...(h.severity !== undefined ? { severity: cut(h.severity, MAX_ALERT_NAME_CHARS) } : {}),
+    ...(h.instance !== undefined ? { instance: cut(h.instance, MAX_ALERT_NAME_CHARS) } : {}),
+    ...(h.nameHint !== undefined ? { nameHint: cut(h.nameHint, MAX_ALERT_NAME_CHARS) } : {}),
+  };
+  return { ...a, name: cut(a.name, MAX_ALERT_NAME_CHARS) ?? a.name, summary: cut(a.summary, MAX_SUMMARY_CHARS), hints };
 }
 
 /** A label set from a source's key/value record: values as text, bounded in count and length. */
