@@ -12,7 +12,8 @@
  * `send_resolved`, Vigil's webhook channel; Vigil's suppressed records are not sent).
  *
  * The flood: 500 alerts about one problem, from 50 instances (41 stable, 3 canaries of 3)
- * and 2 tools, each alert sent 5 times over 20 s, then every alert resolved. That is 10
+ * and 2 tools, instances joining one after another, each alert sent 5 times from its first
+ * firing to the end of the 20 s, then every alert resolved. That is 10
  * minutes of a real flood at 30x, with Alertmanager's default timers at the same pace:
  * group_wait 30 s -> 1 s, group_interval 5 min -> 10 s, repeat_interval 4 h -> 8 min. Vigil's
  * event-time lateness is set to 0 and its quiet-stream clock to 1 s, so that its timers run on
@@ -174,6 +175,15 @@ async function startVigil(dir: string, port: number, hookUrl: string): Promise<{
   return { child, url };
 }
 
+/**
+ * When instance `i` of `n` first fires on tool `k`, in ms from the flood's start: instances join
+ * one after another over the first 60% of it (the second tool's over half of it, from a third
+ * of the way in), as a problem spreads over a fleet.
+ */
+function firstFiring(i: number, k: number, n: number): number {
+  return k === 0 ? Math.round((i / n) * FLOOD_MS * 0.6) : Math.round(FLOOD_MS / 3 + (i / n) * FLOOD_MS * 0.5);
+}
+
 /** Sends the flood to both servers at once, on the same schedule, and resolves every alert at its end. */
 async function flood(sends: readonly Send[]): Promise<number> {
   const start = Date.now();
@@ -182,8 +192,7 @@ async function flood(sends: readonly Send[]): Promise<number> {
   instances.forEach(({ instance, version }, i) => {
     TOOLS.forEach((tool, k) => {
       for (let n = 0; n < SENDS_PER_ALERT; n++) {
-        // Tools evaluate on their own cycles: the second tool starts a third of the way in.
-        const first = k === 0 ? (i * 17) % 2_000 : FLOOD_MS / 3 + ((i * 29) % 2_000);
+        const first = firstFiring(i, k, instances.length);
         const atMs = Math.min(FLOOD_MS - 1, first + n * ((FLOOD_MS - first) / SENDS_PER_ALERT));
         schedule.push({ atMs, alert: (t0) => alertOf('checkout', instance, version, tool, t0 + first) });
       }
@@ -202,7 +211,7 @@ async function flood(sends: readonly Send[]): Promise<number> {
     sent += batch.length;
   }
   const end = Date.now();
-  const resolved = instances.flatMap(({ instance, version }) => TOOLS.map((tool, k) => alertOf('checkout', instance, version, tool, start + (k === 0 ? 0 : FLOOD_MS / 3), end)));
+  const resolved = instances.flatMap(({ instance, version }, i) => TOOLS.map((tool, k) => alertOf('checkout', instance, version, tool, start + firstFiring(i, k, instances.length), end)));
   for (let i = 0; i < resolved.length; i += 10) await Promise.all(sends.map((s) => s(resolved.slice(i, i + 10))));
   return sent;
 }
@@ -252,6 +261,9 @@ async function main(): Promise<void> {
     const amCount = snapshot('/alertmanager');
     const amByNameCount = snapshot('/alertmanager-by-alertname');
     const vigilCount = snapshot('/vigil');
+    // What Vigil decided but did not tell (updates that only corroborate): counted, so nothing is hidden.
+    const notifications = await (await fetch(`${vigil.url}/v1/notifications`)).json() as { stats?: { quiet?: number } };
+    const vigilQuiet = notifications.stats?.quiet ?? 0;
     const kinds = (c: typeof amCount): string => [...(c?.kinds ?? new Map<string, number>())].sort().map(([k, n]) => `${n} ${k}`).join(', ');
 
     process.stderr.write(`ingest: ${total} alerts in batches of ${batch}, ${concurrency} in flight, to each alone\n`);
@@ -263,6 +275,7 @@ async function main(): Promise<void> {
       ['Alertmanager notifications', `${amCount?.total ?? 0} (${kinds(amCount)})`],
       ['  with group_by [alertname, service]', `${amByNameCount?.total ?? 0} (${kinds(amByNameCount)})`],
       ['Vigil notifications', `${vigilCount?.total ?? 0} (${kinds(vigilCount)})`],
+      ['  updates recorded, not told (quiet)', String(vigilQuiet)],
       ['Alertmanager ingest', `${count(amRate)} alerts/s`],
       ['Vigil ingest', `${count(vigilRate)} alerts/s`],
     ];
