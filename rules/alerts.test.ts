@@ -359,7 +359,7 @@ describe('through the engine', () => {
 
 describe('keys of an alert', () => {
   it('are those of fingerprintOf and problemKeyOf', () => {
-    fc.assert(fc.property(fc.dictionary(fc.constantFrom('alertname', 'instance', 'pod', 'version', 'dc', 'a=b', ''), fc.string({ maxLength: 6 })), (labels) => {
+    fc.assert(fc.property(fc.dictionary(fc.oneof(fc.constantFrom('alertname', 'instance', 'pod', 'version', 'dc', 'a=b', '', 'a', 'ab', 'a\u0000b', 'a\u0000'), fc.string({ maxLength: 4, unit: 'binary' })), fc.string({ maxLength: 6, unit: 'binary' })), (labels) => {
       const a = toAlert({ name: 'x', status: 'firing', labels, startsAt: undefined, endsAt: undefined, summary: undefined, hints: {} }, 'generic', 0, DEFAULT_RULES.alerts, () => [], () => undefined);
       expect(a.fingerprint).toBe(fingerprintOf(a.labels));
       expect(a.problem).toBe(problemKeyOf(a.labels, DEFAULT_RULES.alerts.problemDropLabels));
