@@ -156,7 +156,8 @@ export function toAlert(raw: RawAlert, source: WebhookSource, tsMs: number, cfg:
   const word = pick(cfg.mapping.severity, raw.hints.severity)?.toLowerCase();
   const severity: Severity = word !== undefined ? (cfg.mapping.severityWords[word] ?? 'warning') : 'warning';
   // The mapped service takes part in grouping and problem keys, whatever label it came from.
-  const labels: Record<string, string> = { ...raw.labels, service };
+  // A copy only when the mapped service is not the `service` label already (the alert's labels are never changed after).
+  const labels: Labels = raw.labels['service'] === service ? raw.labels : { ...raw.labels, service };
   return {
     source, name: raw.name, service, version, instance, severity, status: raw.status,
     ...keysOf(labels, cfg.problemDropLabels),
@@ -468,7 +469,10 @@ export class AlertBook {
   }
 
   private groupKey(a: Alert): string {
-    return this.cfg.groupBy.map((k) => `${k}=${a.labels[k] ?? ''}`).join('\u0000');
+    const by = this.cfg.groupBy;
+    // One label (the default) needs no array per alert.
+    if (by.length === 1) return `${by[0] as string}=${a.labels[by[0] as string] ?? ''}`;
+    return by.map((k) => `${k}=${a.labels[k] ?? ''}`).join('\u0000');
   }
 
   private noteFlap(a: Alert, ts: number): void {

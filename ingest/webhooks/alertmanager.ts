@@ -38,8 +38,10 @@ export function amAlerts(alerts: readonly AmAlert[]): RawAlert[] {
     const ann = a.annotations ?? {};
     const summary = typeof ann['summary'] === 'string' ? ann['summary'] : typeof ann['description'] === 'string' ? ann['description'] : undefined;
     const name = labels['alertname'] ?? 'alert';
+    // The record is this alert's own: naming it in place spares a copy per alert received.
+    labels['alertname'] = name;
     return {
-      name, status: a.status, labels: { ...labels, alertname: name }, startsAt: timeOf(a.startsAt), endsAt: timeOf(a.endsAt), summary, hints: {},
+      name, status: a.status, labels, startsAt: timeOf(a.startsAt), endsAt: timeOf(a.endsAt), summary, hints: {},
     };
   });
 }
