@@ -87,13 +87,14 @@ export function serviceMetrics(sources: MetricSources): ServiceMetrics {
   gauge('vigil_incidents_open', 'Incidents open now', () => sources.decisions.incidents('open').length);
   byLabel('vigil_suppressed_total', 'Decisions not to page, by reason', 'why', () => Object.entries(sources.decisions.suppressedByReason()));
   new Counter({
-    name: 'vigil_notifications_total', help: 'Notifications by channel and outcome (delivered, failed, retried, duplicate)',
+    name: 'vigil_notifications_total', help: 'Notifications by channel and outcome (delivered, failed, retried, duplicate, quiet: a corroborating update not told)',
     labelNames: ['channel', 'outcome'], registers: [registry],
     collect() {
       const rows: (readonly [Labels<'channel' | 'outcome'>, number])[] = [];
       for (const [channel, c] of Object.entries(sources.delivery().byChannel)) {
         rows.push([{ channel, outcome: 'delivered' }, c.delivered], [{ channel, outcome: 'failed' }, c.failed],
-          [{ channel, outcome: 'retried' }, c.retried], [{ channel, outcome: 'duplicate' }, c.duplicates]);
+          [{ channel, outcome: 'retried' }, c.retried], [{ channel, outcome: 'duplicate' }, c.duplicates],
+          [{ channel, outcome: 'quiet' }, c.quiet]);
       }
       mirror(this, rows);
     },

@@ -439,7 +439,7 @@ describe('inside the service API', () => {
     const accepted: VigilEvent[] = [];
     const api = buildApi({
       bus, decisions, logger: pino({ level: 'silent' }), bodyLimitBytes: 1_048_576, accepting: () => true, series: () => undefined, token: 's3cret-token',
-      delivery: { stats: () => ({ delivered: 0, failed: 0, retried: 0, duplicates: 0, unknownChannel: 0, pending: 0, byChannel: {} }), failures: () => [] },
+      delivery: { stats: () => ({ delivered: 0, failed: 0, retried: 0, duplicates: 0, quiet: 0, unknownChannel: 0, pending: 0, byChannel: {} }), failures: () => [] },
     });
     apps.push(api);
     registerReleaseTools(api, { decisions, bus, config: releaseToolsSchema.parse({}), now: () => NOW_MS, onAccepted: (events) => accepted.push(...events) });

@@ -146,6 +146,17 @@ describe('the delivery stage', () => {
     expect(other.told).toEqual([]);
   });
 
+  it('tells no channel of a quiet update, counts it per channel where the page went, and tells the next update', async () => {
+    const a = new ScriptedNotifier('a'), b = new ScriptedNotifier('b');
+    const d = delivery({ a, b });
+    d.send(page('inc-1', ['a', 'b']));
+    d.send({ ...update(), quiet: 'corroborating' });
+    d.send(update('inc-1', '2026-11-22T12:02:00.000Z'));
+    await d.drain();
+    for (const n of [a, b]) expect(n.told.map((x) => [x.type, x.ts])).toEqual([['page', page().ts], ['update', '2026-11-22T12:02:00.000Z']]);
+    expect(d.stats()).toMatchObject({ delivered: 4, quiet: 2, byChannel: { a: { delivered: 2, quiet: 1 }, b: { delivered: 2, quiet: 1 } } });
+  });
+
   it('routes verdicts by their service, FAIL as critical, and counts channels no notifier serves', async () => {
     const pd = new ScriptedNotifier('pagerduty');
     const c = new ScriptedNotifier('console');

@@ -6,8 +6,10 @@
  * good are kept, with their reason, for the API and the metrics; none is dropped silently.
  *
  * Pages name their channels (the core's routing decides them); updates and the resolve of
- * an incident go where its page went; verdicts and suppressions go to the channels routing
- * gives their service, and each notifier keeps what it cares about.
+ * an incident go where its page went, except updates the core marked quiet (they only
+ * corroborate what was told), which are counted per channel and not told; verdicts and
+ * suppressions go to the channels routing gives their service, and each notifier keeps what
+ * it cares about.
  */
 import { createHash } from 'node:crypto';
 import type { Decision } from '../rules/decisions.js';
@@ -107,12 +109,14 @@ export interface DeliveryStats {
   retried: number;
   /** Deliveries skipped because the log had them already (replays, retries of a decision). */
   duplicates: number;
+  /** Updates marked quiet (they only corroborate what was told): recorded and published, not told to the channel. */
+  quiet: number;
   /** Decisions for channels that no notifier is configured for. */
   unknownChannel: number;
   /** Notifications waiting for their channel or being tried now (behind a channel that keeps failing, they add up). */
   pending: number;
   /** The same counts per channel name. */
-  byChannel: Record<string, { delivered: number; failed: number; retried: number; duplicates: number; pending: number }>;
+  byChannel: Record<string, { delivered: number; failed: number; retried: number; duplicates: number; quiet: number; pending: number }>;
 }
 
 /** Failures kept for the API; the oldest are forgotten first. */
@@ -122,7 +126,7 @@ const FAILURES_KEPT = 1_000;
 export class Delivery {
   private readonly queues = new Map<string, Promise<void>>();
   private readonly failedDeliveries: FailedDelivery[] = [];
-  private readonly counters: DeliveryStats = { delivered: 0, failed: 0, retried: 0, duplicates: 0, unknownChannel: 0, pending: 0, byChannel: {} };
+  private readonly counters: DeliveryStats = { delivered: 0, failed: 0, retried: 0, duplicates: 0, quiet: 0, unknownChannel: 0, pending: 0, byChannel: {} };
   /** Aborted when the service stops: retries waiting out an outage give up at once. */
   private readonly stopping = new AbortController();
   private readonly retry: RetryPolicy;
@@ -147,7 +151,15 @@ export class Delivery {
         names = this.options.fallback;
         this.options.logger.error({ decision: decision.type, err: describe(err) }, 'routing failed; using the default channels');
       }
-      for (const name of names) this.enqueue(name, decision);
+      for (const name of names) {
+        if (decision.type === 'update' && decision.quiet !== undefined) {
+          // Counted per channel, so that what was not told is visible where what was told is.
+          this.counters.quiet++;
+          this.channelCounters(name).quiet++;
+        } else {
+          this.enqueue(name, decision);
+        }
+      }
     });
   }
 
@@ -189,7 +201,7 @@ export class Delivery {
   }
 
   private channelCounters(name: string): DeliveryStats['byChannel'][string] {
-    return (this.counters.byChannel[name] ??= { delivered: 0, failed: 0, retried: 0, duplicates: 0, pending: 0 });
+    return (this.counters.byChannel[name] ??= { delivered: 0, failed: 0, retried: 0, duplicates: 0, quiet: 0, pending: 0 });
   }
 
   private async channelsOf(d: Decision): Promise<readonly string[]> {

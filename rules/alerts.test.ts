@@ -109,6 +109,76 @@ describe('grouping (Alertmanager timers)', () => {
   });
 });
 
+describe('which updates reach channels (notifyUpdates)', () => {
+  const quietOf = (ds: readonly Decision[]): (string | undefined)[] => ds.filter((d) => d.type === 'update').map((d) => (d.type === 'update' ? d.quiet ?? 'told' : undefined));
+  const datadog = (instance: string, severity = 'critical'): RawAlert => ({ ...raw({ name: 'CheckoutErrors', instance, severity }), summary: 'High error rate on checkout' });
+
+  it('another tool and more instances on the same kind of signal update quietly; a new kind is told', () => {
+    const t = timeline();
+    t.at(T0).push(raw({ instance: 'a' }));
+    t.until(T0 + 30 * SEC);
+    t.at(T0 + MIN).push(datadog('a'), datadog('b'), raw({ instance: 'c' }));
+    const corroborated = t.until(T0 + 5 * MIN + 30 * SEC);
+    expect(types(corroborated)).toEqual(['page', 'update', 'suppressed:duplicate', 'suppressed:duplicate']);
+    expect(quietOf(corroborated)).toEqual(['corroborating']);
+    t.at(T0 + 6 * MIN).push({ ...raw({ name: 'CheckoutSlow', instance: 'a' }), summary: 'p99 latency above 2 s' });
+    expect(quietOf(t.until(T0 + 10 * MIN + 30 * SEC))).toEqual(['corroborating', 'told']);
+  });
+
+  it('an update that raises the severity is told, one that does not is quiet', () => {
+    const t = timeline();
+    t.at(T0).push(raw({ instance: 'a', severity: 'warning' }));
+    t.at(T0 + MIN).push(datadog('a', 'warning'));
+    t.at(T0 + 6 * MIN).push(raw({ name: 'HighErrorRatio', instance: 'a', severity: 'critical' }));
+    t.at(T0 + 11 * MIN).push(raw({ name: 'ErrorBudgetBurn', instance: 'a', severity: 'warning' }));
+    expect(quietOf(t.until(T0 + 15 * MIN + 30 * SEC))).toEqual(['corroborating', 'told', 'corroborating']);
+  });
+
+  it('with notifyUpdates: all every update is told, as Alertmanager tells every change of a group', () => {
+    const t = timeline({ notifyUpdates: 'all' });
+    t.at(T0).push(raw({ instance: 'a' }));
+    t.at(T0 + MIN).push(datadog('a'));
+    expect(quietOf(t.until(T0 + 5 * MIN + 30 * SEC))).toEqual(['told']);
+  });
+
+  it('an alert no kind pattern matches is a kind of its own', () => {
+    const t = timeline({ signalKinds: { errors: ['error'] } });
+    t.at(T0).push(raw({ instance: 'a' }));
+    t.at(T0 + MIN).push({ ...raw({ name: 'PaymentsBacklog', instance: 'a' }), summary: 'payments backlog' });
+    t.at(T0 + 6 * MIN).push({ ...raw({ name: 'PaymentsStuck', instance: 'b' }), summary: 'payments stuck' });
+    t.at(T0 + 11 * MIN).push(datadog('b'));
+    expect(quietOf(t.until(T0 + 15 * MIN + 30 * SEC))).toEqual(['told', 'told', 'corroborating']);
+  });
+
+  it('alerts joining a release regression are quiet when they show its signal, told when they add one', () => {
+    const release = { releaseIncident: (s: string) => (s === 'checkout' ? { id: 'checkout-r42-x', versions: ['v42'], signals: ['errors'], severity: 'critical' as const } : undefined) };
+    const same = timeline({}, release);
+    same.at(T0).push(raw({ instance: 'a' }));
+    expect(quietOf(same.until(T0 + MIN))).toEqual(['corroborating']);
+    const other = timeline({}, release);
+    other.at(T0).push({ ...raw({ name: 'CheckoutSlow', instance: 'a' }), summary: 'p99 latency above 2 s' });
+    expect(quietOf(other.until(T0 + MIN))).toEqual(['told']);
+  });
+
+  it('repeat_interval counts from the last notification told, not from a quiet update', () => {
+    const t = timeline({ repeatIntervalMs: 20 * MIN, resolveTimeoutMs: 60 * MIN });
+    t.at(T0).push(raw({ instance: 'a' }));
+    t.at(T0 + MIN).push(datadog('a'));
+    const out = t.until(T0 + 21 * MIN);
+    const updates = out.filter((d) => d.type === 'update');
+    expect(updates.map((u) => [u.ts, u.type === 'update' && (u.quiet ?? 'told')])).toEqual([
+      [new Date(T0 + 5.5 * MIN).toISOString(), 'corroborating'],
+      [new Date(T0 + 20.5 * MIN).toISOString(), 'told'],
+    ]);
+  });
+
+  it('a signal kind that is not a regular expression is refused with the reason', () => {
+    const p = alertsSchema.safeParse({ signalKinds: { errors: ['(unclosed'] } });
+    expect(p.success).toBe(false);
+    expect(p.error?.issues[0]?.message).toMatch(/not a regular expression/);
+  });
+});
+
 describe('noise control', () => {
   it('a silence from the config mutes matching alerts until it expires, with a suppressed record', () => {
     const t = timeline({ silences: [{ id: 'db-work', matchers: ['alertname="HighErrorRate"'], startsAt: T0 - MIN, endsAt: T0 + 3 * MIN, createdBy: 'ops', comment: 'db migration' }] });
@@ -253,7 +323,10 @@ describe('through the engine', () => {
     const pages = out.filter((d) => d.type === 'page');
     expect(pages.length).toBe(1);
     expect(pages[0]?.type === 'page' && pages[0].versions).toEqual([]);
-    expect(out.filter((d) => d.type === 'update').length).toBeGreaterThanOrEqual(1);
+    const updates = out.filter((d) => d.type === 'update');
+    expect(updates.length).toBeGreaterThanOrEqual(1);
+    // Every update only corroborates the page (more instances, the second tool on the same errors): people hear the page alone.
+    expect(updates.map((u) => u.type === 'update' && u.quiet)).toEqual(updates.map(() => 'corroborating'));
     expect(out.filter((d) => d.type === 'suppressed' && d.why === 'duplicate').length).toBeGreaterThan(90);
   });
 
@@ -286,7 +359,7 @@ describe('through the engine', () => {
 
 describe('keys of an alert', () => {
   it('are those of fingerprintOf and problemKeyOf', () => {
-    fc.assert(fc.property(fc.dictionary(fc.constantFrom('alertname', 'instance', 'pod', 'version', 'dc', 'a=b', ''), fc.string({ maxLength: 6 })), (labels) => {
+    fc.assert(fc.property(fc.dictionary(fc.oneof(fc.constantFrom('alertname', 'instance', 'pod', 'version', 'dc', 'a=b', '', 'a', 'ab', 'a\u0000b', 'a\u0000'), fc.string({ maxLength: 4, unit: 'binary' })), fc.string({ maxLength: 6, unit: 'binary' })), (labels) => {
       const a = toAlert({ name: 'x', status: 'firing', labels, startsAt: undefined, endsAt: undefined, summary: undefined, hints: {} }, 'generic', 0, DEFAULT_RULES.alerts, () => [], () => undefined);
       expect(a.fingerprint).toBe(fingerprintOf(a.labels));
       expect(a.problem).toBe(problemKeyOf(a.labels, DEFAULT_RULES.alerts.problemDropLabels));

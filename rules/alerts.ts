@@ -72,6 +72,31 @@ export const alertsSchema = z.strictObject({
     startsAt: z.union([z.number().int(), z.iso.datetime({ offset: true }).transform((t) => Date.parse(t))]),
     endsAt: z.union([z.number().int(), z.iso.datetime({ offset: true }).transform((t) => Date.parse(t))]),
   })).default([]),
+  /**
+   * Which alert updates reach people's channels. `actionable`: only those that change what
+   * on-call must know (a kind of signal not told yet, severity raised, alerts of a kind the
+   * release regression they join has not shown); updates that only corroborate (more
+   * instances, another tool on the same kind of signal) are still emitted and published,
+   * marked `quiet`, but channels are not told. `all`: every update is told, as Alertmanager does.
+   */
+  notifyUpdates: z.enum(['actionable', 'all']).default('actionable'),
+  /**
+   * Kinds of signal, by patterns (case-insensitive) matched against an alert's name and
+   * summary, the first kind that matches wins; an alert no pattern matches is a kind of its
+   * own (its name). `errors` and `latency` are the release judge's signals of the same name.
+   */
+  signalKinds: z.record(z.string().min(1), z.array(z.string().min(1)).min(1)).default({
+    errors: ['error', '5xx', '5\\d\\d', 'fail', 'exception', 'crash', 'panic'],
+    latency: ['latency', 'slow', 'duration', 'timeout', 'p9\\d', 'response time'],
+    saturation: ['cpu', 'memory', 'oom', 'disk', 'saturat', 'queue', 'throttl'],
+    availability: ['down', 'unavailable', 'unreachable', 'health', 'probe', 'absent'],
+  }).superRefine((kinds, ctx) => {
+    for (const [kind, patterns] of Object.entries(kinds)) {
+      for (const [i, p] of patterns.entries()) {
+        try { new RegExp(p, 'i'); } catch (err) { ctx.addIssue({ code: 'custom', path: [kind, i], message: `not a regular expression: ${err instanceof Error ? err.message : String(err)}` }); }
+      }
+    }
+  }),
   /** Alerts kept per group; more are counted and folded into the overflow count. */
   maxAlertsPerGroup: z.number().int().positive().default(5_000),
   /** Groups kept at once; alerts for new groups beyond it are counted and dropped from correlation. */
@@ -131,7 +156,8 @@ export function toAlert(raw: RawAlert, source: WebhookSource, tsMs: number, cfg:
   const word = pick(cfg.mapping.severity, raw.hints.severity)?.toLowerCase();
   const severity: Severity = word !== undefined ? (cfg.mapping.severityWords[word] ?? 'warning') : 'warning';
   // The mapped service takes part in grouping and problem keys, whatever label it came from.
-  const labels: Record<string, string> = { ...raw.labels, service };
+  // A copy only when the mapped service is not the `service` label already (the alert's labels are never changed after).
+  const labels: Labels = raw.labels['service'] === service ? raw.labels : { ...raw.labels, service };
   return {
     source, name: raw.name, service, version, instance, severity, status: raw.status,
     ...keysOf(labels, cfg.problemDropLabels),
@@ -156,10 +182,40 @@ function fnv1a(text: string, seed: number): number {
 
 const dropSets = new WeakMap<readonly string[], ReadonlySet<string>>();
 
-/** Fingerprint and problem key from one sort of the labels: both are made for every alert received. */
+/**
+ * Fingerprint and problem key from one sort of the keys, hashed as they are walked: both are
+ * made for every alert received. The same values as fingerprintOf and problemKeyOf (the
+ * laws test holds them to it); a key holding U+0000 takes their way, as pairs sort differently then.
+ */
 function keysOf(labels: Labels, drop: readonly string[]): { fingerprint: Fingerprint; problem: ProblemKey } {
   let dropSet = dropSets.get(drop);
   if (!dropSet) dropSets.set(drop, (dropSet = new Set(drop)));
+  const keys = Object.keys(labels).sort();
+  let h1 = 0x811c9dc5, h2 = 0x050c5d1f;
+  let problem = '';
+  let plain = true;
+  for (let i = 0; i < keys.length && plain; i++) {
+    const k = keys[i] as string;
+    const v = labels[k] ?? '';
+    if (i > 0) { h1 = Math.imul(h1 ^ 1, 0x01000193) >>> 0; h2 = Math.imul(h2 ^ 1, 0x01000193) >>> 0; }
+    for (let j = 0; j < k.length; j++) {
+      const c = k.charCodeAt(j);
+      if (c === 0) plain = false;
+      h1 = Math.imul(h1 ^ c, 0x01000193) >>> 0;
+      h2 = Math.imul(h2 ^ c, 0x01000193) >>> 0;
+    }
+    h1 = Math.imul(h1, 0x01000193) >>> 0;
+    h2 = Math.imul(h2, 0x01000193) >>> 0;
+    for (let j = 0; j < v.length; j++) {
+      const c = v.charCodeAt(j);
+      h1 = Math.imul(h1 ^ c, 0x01000193) >>> 0;
+      h2 = Math.imul(h2 ^ c, 0x01000193) >>> 0;
+    }
+    if (!dropSet.has(k)) problem = problem === '' ? `${k}=${v}` : `${problem},${k}=${v}`;
+  }
+  if (plain) {
+    return { fingerprint: (h1.toString(16).padStart(8, '0') + h2.toString(16).padStart(8, '0')) as Fingerprint, problem: problem as ProblemKey };
+  }
   const pairs = sortedPairs(labels);
   const text = pairs.join('\u0001');
   const kept: string[] = [];
@@ -196,7 +252,7 @@ export interface AlertContext {
   /** Channels of an incident. */
   readonly route: (what: Routed) => readonly string[];
   /** The open release-regression incident of a service, if any (it takes the alerts as evidence). */
-  readonly releaseIncident: (service: string) => { readonly id: string; readonly versions: readonly string[]; readonly signals: readonly string[] } | undefined;
+  readonly releaseIncident: (service: string) => { readonly id: string; readonly versions: readonly string[]; readonly signals: readonly string[]; readonly severity?: Severity } | undefined;
   /** Canary versions of a service being judged now, with whether the judge has failed them. */
   readonly canaries: (service: string) => ReadonlyMap<string, { readonly failed: boolean }>;
   /** Silences in force made outside the config file (the API); config silences are added by the stage. */
@@ -227,6 +283,10 @@ interface AlertGroup {
   /** `fingerprint|reason` of suppressed records already written, so each is written once. */
   readonly quietTold: Set<string>;
   versions: string[];
+  /** Kinds of signal told to channels (by the page or an actionable update). */
+  readonly toldKinds: Set<string>;
+  /** The highest severity told to channels. */
+  toldSeverity: Severity | undefined;
 }
 
 /** State changes of one alert fingerprint, for flap control; lives beyond its group. */
@@ -251,6 +311,9 @@ export interface AlertGroupRecord {
   readonly toldAlerts: readonly string[];
   readonly quietTold: readonly string[];
   readonly versions: readonly string[];
+  /** Absent in checkpoints written before updates were told by what they change. */
+  readonly toldKinds?: readonly string[];
+  readonly toldSeverity?: Severity;
 }
 
 /** Flap history as a checkpoint stores it. */
@@ -277,6 +340,10 @@ export interface AlertStats {
 }
 
 const SEVERITY_RANK: Readonly<Record<Severity, number>> = { info: 0, warning: 1, critical: 2 };
+/** The alert kind each release-judge signal is, so that alerts joining a regression are told only when they add a kind. */
+const JUDGE_SIGNAL_KINDS: Readonly<Record<string, string>> = { errors: 'errors', 'new-error': 'errors', latency: 'latency', 'latency-tail': 'latency' };
+/** Compiled signal kind patterns, per configuration. */
+const kindPatterns = new WeakMap<object, readonly (readonly [string, RegExp])[]>();
 /** Alerts listed in one page or update; the rest are counted. */
 const ALERTS_LISTED = 50;
 /** Flap histories kept; the least recently changed go first. */
@@ -342,6 +409,7 @@ export class AlertBook {
         firstTs: g.firstTs, nextFlushTs: g.nextFlushTs, ...(g.incident !== undefined ? { incident: g.incident } : {}), shared: g.shared,
         ...(g.lastNotifiedTs !== undefined ? { lastNotifiedTs: g.lastNotifiedTs } : {}),
         toldProblems: [...g.toldProblems], toldAlerts: [...g.toldAlerts], quietTold: [...g.quietTold], versions: [...g.versions],
+        toldKinds: [...g.toldKinds], ...(g.toldSeverity !== undefined ? { toldSeverity: g.toldSeverity } : {}),
       })),
       flaps: [...this.flaps].map(([fingerprint, f]) => ({
         fingerprint, changes: [...f.changes], lastStatus: f.lastStatus, ...(f.heldSinceTs !== undefined ? { heldSinceTs: f.heldSinceTs } : {}), paged: f.paged,
@@ -357,6 +425,9 @@ export class AlertBook {
         key: g.key, service: g.service, alerts: new Map(g.alerts.map((h) => [h.alert.fingerprint, { alert: h.alert, lastSeenTs: h.lastSeenTs }])),
         firstTs: g.firstTs, nextFlushTs: g.nextFlushTs, incident: g.incident, shared: g.shared, lastNotifiedTs: g.lastNotifiedTs,
         toldProblems: new Set(g.toldProblems), toldAlerts: new Set(g.toldAlerts), quietTold: new Set(g.quietTold), versions: [...g.versions],
+        // A group from an older checkpoint was told its problems one by one: each problem's kind counts as told.
+        toldKinds: new Set(g.toldKinds ?? g.alerts.filter((h) => g.toldProblems.includes(h.alert.problem)).map((h) => this.kindOf(h.alert))),
+        toldSeverity: g.toldSeverity,
       });
     }
     for (const f of r.flaps) {
@@ -377,6 +448,7 @@ export class AlertBook {
       g = {
         key, service: a.service, alerts: new Map(), firstTs: ts, nextFlushTs: ts + this.cfg.groupWaitMs, incident: undefined, shared: false,
         lastNotifiedTs: undefined, toldProblems: new Set(), toldAlerts: new Set(), quietTold: new Set(), versions: [],
+        toldKinds: new Set(), toldSeverity: undefined,
       };
       this.groups.set(key, g);
     }
@@ -397,7 +469,10 @@ export class AlertBook {
   }
 
   private groupKey(a: Alert): string {
-    return this.cfg.groupBy.map((k) => `${k}=${a.labels[k] ?? ''}`).join('\u0000');
+    const by = this.cfg.groupBy;
+    // One label (the default) needs no array per alert.
+    if (by.length === 1) return `${by[0] as string}=${a.labels[by[0] as string] ?? ''}`;
+    return by.map((k) => `${k}=${a.labels[k] ?? ''}`).join('\u0000');
   }
 
   private noteFlap(a: Alert, ts: number): void {
@@ -513,6 +588,9 @@ export class AlertBook {
         g.incident = release.id;
         g.shared = true;
         g.versions = [...release.versions];
+        // What the regression's page told already: alerts of the same kind only corroborate it.
+        for (const s of release.signals) { const k = JUDGE_SIGNAL_KINDS[s]; if (k !== undefined) g.toldKinds.add(k); }
+        g.toldSeverity = release.severity;
         this.tell(g, active, at, 'joined');
         return;
       }
@@ -564,6 +642,8 @@ export class AlertBook {
     const instances = new Set(fresh.map((a) => a.instance).filter((i) => i !== undefined)).size;
     if (how === 'page') {
       g.lastNotifiedTs = at;
+      for (const a of active) g.toldKinds.add(this.kindOf(a));
+      g.toldSeverity = severity;
       const blamed = g.versions.length > 0 ? ` on ${g.versions.join(', ')}` : '';
       this.emit({
         type: 'page', ts: isoTime(at), incident, service: g.service, versions: [...g.versions], signals: ['alerts'], severity,
@@ -572,14 +652,16 @@ export class AlertBook {
         reasons, alerts: refs,
       });
     } else if (news.length > 0 || (how === 'joined' && fresh.length > 0)) {
-      g.lastNotifiedTs = at;
+      const quiet = this.cfg.notifyUpdates === 'actionable' && !this.changesWhatWasTold(g, how === 'joined' ? fresh : news, severity);
+      // The repeat interval counts from what people last heard: a quiet update reached no channel.
+      if (!quiet) g.lastNotifiedTs = at;
       const release = this.ctx.releaseIncident(g.service);
       const versions = release?.id === incident ? [...release.versions] : [...g.versions];
       const signals = release?.id === incident ? [...new Set([...release.signals, 'alerts'])] : ['alerts'];
       this.emit({
         type: 'update', ts: isoTime(at), incident, service: g.service, versions, signals,
         summary: `${fresh.length} alert${fresh.length === 1 ? '' : 's'} folded in${news.length > 0 ? `: ${[...new Set(news.map((a) => a.name))].join(', ')}` : ''}`,
-        reasons, alerts: refs,
+        reasons, alerts: refs, ...(quiet ? { quiet: 'corroborating' as const } : {}),
       });
     } else if (g.lastNotifiedTs !== undefined && at - g.lastNotifiedTs >= this.cfg.repeatIntervalMs) {
       g.lastNotifiedTs = at;
@@ -589,6 +671,34 @@ export class AlertBook {
       });
     }
     for (const a of fresh) if (!news.includes(a)) this.quiet(g, a, 'duplicate', `same problem as an alert already told under ${incident}`, at);
+  }
+
+  /** The kind of signal an alert is about: the first configured kind whose patterns match its name or summary, else its name. */
+  private kindOf(a: Alert): string {
+    let kinds = kindPatterns.get(this.cfg.signalKinds);
+    if (!kinds) {
+      kinds = Object.entries(this.cfg.signalKinds).map(([kind, patterns]) => [kind, new RegExp(patterns.join('|'), 'i')] as const);
+      kindPatterns.set(this.cfg.signalKinds, kinds);
+    }
+    const text = `${a.name} ${a.summary}`;
+    for (const [kind, re] of kinds) if (re.test(text)) return kind;
+    return `alert:${a.name}`;
+  }
+
+  /**
+   * Whether alerts told in an update change what on-call knows: a kind of signal not told
+   * yet, or severity raised. Either way the group now counts them as told.
+   */
+  private changesWhatWasTold(g: AlertGroup, alerts: readonly Alert[], severity: Severity): boolean {
+    let changes = g.toldSeverity === undefined || SEVERITY_RANK[severity] > SEVERITY_RANK[g.toldSeverity];
+    for (const a of alerts) {
+      const kind = this.kindOf(a);
+      if (g.toldKinds.has(kind)) continue;
+      g.toldKinds.add(kind);
+      changes = true;
+    }
+    if (changes) g.toldSeverity = severity;
+    return changes;
   }
 
   private newId(service: string, ts: number): string {

@@ -39,6 +39,8 @@ export interface UpdateDecision {
   readonly reasons?: readonly string[];
   /** Monitoring-system alerts folded in by this update (at most 50). */
   readonly alerts?: readonly AlertRef[];
+  /** Set when the update only corroborates what was told: it is recorded and published, but no channel is told. */
+  readonly quiet?: 'corroborating';
 }
 
 /** The incident ended. */

@@ -169,7 +169,7 @@ class EventTimeEngine implements Engine {
     this.alerts = new AlertBook(cfg.alerts, {
       route: (what) => channelsFor(what, cfg.routing, cfg.incidents.channels),
       releaseIncident: (service) => {
-        for (const inc of this.incidents.openIncidents()) if (inc.service === service) return { id: inc.id, versions: inc.versions, signals: [...inc.signals] };
+        for (const inc of this.incidents.openIncidents()) if (inc.service === service) return { id: inc.id, versions: inc.versions, signals: [...inc.signals], severity: inc.severity };
         return undefined;
       },
       canaries: (service) => {

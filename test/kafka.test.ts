@@ -17,7 +17,7 @@ import { createEngine } from '../rules/engine.js';
 import { DEFAULT_RULES } from '../rules/config.js';
 import { decodeLine } from '../ingest/decode.js';
 import { catalogEntry, renderScenario } from '../simulate/catalog.js';
-import { DEFAULT_CONFIG, type VigilConfig } from '../app/config-file.js';
+import { DEFAULT_CONFIG, type VigilConfig, configSchema } from '../app/config-file.js';
 import { type RunningService, startService } from '../app/service.js';
 import type { KafkaPipelineSettings } from '../app/pipeline.js';
 import type { NotificationLog } from '../notifiers/delivery.js';
@@ -164,6 +164,50 @@ describe('vigil run on Kafka', () => {
       expect(records.map((r) => r.key).sort()).toEqual(['cart', 'shop', 'shop']);
       await until('consumed back', () => service.stats().accepted === 3);
     } finally {
+      await service.close();
+    }
+  }, 60_000);
+
+  it('answers an Alertmanager webhook 202 only once the alert is on the events topic, and its page comes out on the incidents topic', async () => {
+    const s = settings(2);
+    const token = `am-${randomUUID()}`;
+    // Short timers and no lateness, so that the group pages within seconds of wall time.
+    const config: VigilConfig = configSchema.parse({
+      server: { port: 0, quietAfterMs: 500 }, window: { allowedLatenessMs: 0 }, alerts: { groupWaitMs: 1_000 },
+      webhooks: { sources: { alertmanager: { auth: { kind: 'bearer', token } } } },
+    });
+    const service = await startService({ config, logger: pino({ level: 'silent' }), channels: new Map(), kafka: s });
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      const highWater = async (): Promise<number> => (await admin.fetchTopicOffsets(s.topics.events)).reduce((n, p) => n + Number(p.high), 0);
+      expect(await highWater()).toBe(0);
+      const startsAt = new Date().toISOString();
+      const body = JSON.stringify({
+        version: '4', status: 'firing', receiver: 'vigil', groupLabels: { service: 'checkout' }, commonLabels: {}, commonAnnotations: {}, externalURL: 'http://am', truncatedAlerts: 0,
+        alerts: ['checkout-1', 'checkout-2'].map((instance) => ({
+          status: 'firing', labels: { alertname: 'HighErrorRate', service: 'checkout', instance, severity: 'critical' },
+          annotations: { summary: 'checkout 5xx ratio above 5%' }, startsAt, endsAt: '0001-01-01T00:00:00Z',
+        })),
+      });
+      const post = (auth: string) => fetch(`${service.url}/v1/webhooks/alertmanager`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: auth }, body });
+      const refused = await post('Bearer wrong');
+      expect(refused.status).toBe(401);
+      const res = await post(`Bearer ${token}`);
+      expect([res.status, await res.json()]).toEqual([202, { accepted: 2, source: 'alertmanager' }]);
+      // Asked the moment the 202 arrived: the broker holds the record already (a refused request put nothing there).
+      expect(await highWater()).toBe(1);
+      const [event] = await readAll(s.topics.events, 1);
+      expect(event?.key).toBe('checkout');
+      expect(JSON.parse(event?.value ?? '{}')).toMatchObject({ type: 'webhook', source: 'alertmanager', body: JSON.parse(body) as object });
+      const [page, ...more] = await readAll(s.topics.incidents, 1);
+      expect(more).toEqual([]);
+      const decision = JSON.parse(page?.value ?? '{}') as Decision;
+      expect(decision).toMatchObject({ type: 'page', service: 'checkout', signals: ['alerts'], severity: 'critical' });
+      expect(page?.key).toBe(decision.type === 'page' ? decision.incident : '');
+      expect(decision.type === 'page' && decision.alerts?.map((a) => a.instance).sort()).toEqual(['checkout-1', 'checkout-2']);
+    } finally {
+      await admin.disconnect();
       await service.close();
     }
   }, 60_000);

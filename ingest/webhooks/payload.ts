@@ -72,10 +72,35 @@ export function labelsOf(entries: Iterable<readonly [string, unknown]>): Record<
   return out;
 }
 
+/**
+ * `labelsOf` for a record, the shape most sources send: the same labels without the
+ * intermediate arrays (every alert received goes through here).
+ */
+export function labelsOfRecord(record: Readonly<Record<string, unknown>>): Record<string, string> {
+  const keys: string[] = [];
+  for (const k in record) {
+    if (!Object.hasOwn(record, k) || k.length === 0) continue;
+    const v = record[k];
+    if (v !== null && v !== undefined && typeof v !== 'object') keys.push(k);
+  }
+  // Own keys of a record are distinct: the default order of strings is that of labelsOf.
+  keys.sort();
+  const out: Record<string, string> = {};
+  const n = Math.min(keys.length, MAX_ALERT_LABELS);
+  for (let i = 0; i < n; i++) {
+    const k = keys[i] as string;
+    const v = record[k];
+    const text = typeof v === 'string' ? v : String(v);
+    out[k] = text.length > MAX_LABEL_VALUE_CHARS ? text.slice(0, MAX_LABEL_VALUE_CHARS) : text;
+  }
+  return out;
+}
+
 /** Epoch milliseconds of a source's time text; undefined for Go's zero time and anything unreadable. */
 export function timeOf(text: string | number | null | undefined): number | undefined {
   if (text === null || text === undefined || text === '') return undefined;
-  const ms = typeof text === 'number' ? text : Date.parse(text.replace(/([+-]\d\d)(\d\d)$/, '$1:$2'));
+  // Most times end in Z: only an offset written without its colon needs mending first.
+  const ms = typeof text === 'number' ? text : Date.parse(text.endsWith('Z') ? text : text.replace(/([+-]\d\d)(\d\d)$/, '$1:$2'));
   // Alertmanager writes 0001-01-01T00:00:00Z for "no end yet".
   return Number.isFinite(ms) && ms > 0 ? ms : undefined;
 }

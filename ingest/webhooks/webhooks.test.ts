@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { normaliseWebhook } from './index.js';
+import { alertmanagerSchema, amAlerts, fastAlertmanagerAlerts } from './alertmanager.js';
+import { labelsOf, labelsOfRecord } from './payload.js';
 import { fingerprintOf, toAlert } from '../../rules/alerts.js';
 import { DEFAULT_RULES } from '../../rules/config.js';
 import type { WebhookSource } from '../../rules/events.js';
@@ -105,5 +107,60 @@ describe('fingerprints', () => {
   it('differ when a label value differs', () => {
     expect(fingerprintOf({ a: '1', b: '2' })).not.toBe(fingerprintOf({ a: '1', b: '3' }));
     expect(fingerprintOf({ a: '1b', b: '' })).not.toBe(fingerprintOf({ a: '1', bb: '' }));
+  });
+});
+
+describe('the hand-written Alertmanager decoder', () => {
+  // Mostly well-formed, so that bodies wrong in one place only (the ones a decoder gets wrong) come up often.
+  const loose = <T>(arb: fc.Arbitrary<T>) => fc.oneof({ arbitrary: arb, weight: 12 }, fc.constant(undefined), fc.constant(null), fc.integer(), fc.string({ maxLength: 4 }), fc.array(fc.string({ maxLength: 2 }), { maxLength: 2 }));
+  const labelRecord = fc.dictionary(fc.oneof(fc.constantFrom('alertname', 'service', 'instance', 'severity', ''), fc.string({ maxLength: 4 })), fc.oneof(fc.string({ maxLength: 6 }), fc.integer(), fc.boolean(), fc.constant(null), fc.jsonValue({ maxDepth: 1 })), { maxKeys: 6 });
+  const time = fc.oneof(fc.constantFrom('2026-11-18T11:00:00Z', '0001-01-01T00:00:00Z', '2026-11-18T11:00:00+0100', '2026-11-18T11:00:00.5+01:00', 'soon'), fc.integer());
+  const alert = fc.record({
+    status: loose(fc.constantFrom('firing', 'resolved', 'pending')), labels: loose(labelRecord), annotations: loose(labelRecord),
+    startsAt: loose(time), endsAt: loose(time), fingerprint: loose(fc.string({ maxLength: 4 })), extra: fc.jsonValue({ maxDepth: 1 }),
+  }, { requiredKeys: [] });
+  const body = fc.oneof(
+    fc.record({
+      version: loose(fc.constantFrom('4', '3')), status: loose(fc.constantFrom('firing', 'resolved')), alerts: loose(fc.array(alert, { maxLength: 4 })),
+      groupLabels: loose(labelRecord), commonLabels: loose(labelRecord), receiver: fc.string({ maxLength: 4 }),
+    }, { requiredKeys: [] }),
+    fc.jsonValue({ maxDepth: 2 }),
+  );
+  // What the normaliser gave before it had a fast path: the schema decides alone.
+  const bySchema = (b: unknown): { ok: boolean; alerts?: unknown } => {
+    const p = alertmanagerSchema.safeParse(b);
+    if (!p.success || (p.data.version !== undefined && p.data.version !== '4')) return { ok: false };
+    return { ok: true, alerts: amAlerts(p.data.alerts) };
+  };
+
+  it('reads every body as the schema does: the same alerts, or refused', () => {
+    fc.assert(fc.property(body, (b) => {
+      // Through JSON, as the receiver gets bodies.
+      const json = JSON.parse(JSON.stringify(b) ?? 'null') as unknown;
+      const r = normaliseWebhook('alertmanager', json);
+      const expected = bySchema(json);
+      expect(r.ok).toBe(expected.ok);
+      if (r.ok) expect(r.alerts).toEqual(expected.alerts);
+      if (fastAlertmanagerAlerts(json) !== undefined) expect(alertmanagerSchema.safeParse(json).success).toBe(true);
+    }), { numRuns: 2_000 });
+  });
+
+  it('takes the fast path for well-formed bodies, as Alertmanager sends them', () => {
+    const good = fc.array(fc.record({
+      status: fc.constantFrom('firing', 'resolved'), labels: fc.dictionary(fc.string({ minLength: 1, maxLength: 6 }), fc.string({ maxLength: 6 }), { maxKeys: 6 }),
+      annotations: fc.dictionary(fc.string({ maxLength: 6 }), fc.string({ maxLength: 6 }), { maxKeys: 2 }), startsAt: time.filter((t) => typeof t === 'string'),
+    }), { maxLength: 5 });
+    fc.assert(fc.property(good, (alerts) => {
+      expect(fastAlertmanagerAlerts({ version: '4', status: 'firing', alerts, groupLabels: {}, commonLabels: {} })).toBeDefined();
+    }));
+    expect(fastAlertmanagerAlerts(fixture('alertmanager-firing'))).toBeDefined();
+    const tooMany = { alerts: Array.from({ length: 1_001 }, () => ({ status: 'firing', labels: { alertname: 'A' } })) };
+    expect(normaliseWebhook('alertmanager', tooMany)).toMatchObject({ ok: false, reason: expect.stringMatching(/^not a alertmanager payload: alerts: /) });
+  });
+
+  it('labelsOfRecord gives the labels labelsOf gives', () => {
+    fc.assert(fc.property(fc.dictionary(fc.string({ maxLength: 4 }), fc.oneof(fc.string({ maxLength: 1_100 }), fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.jsonValue({ maxDepth: 1 })), { maxKeys: 70 }), (r) => {
+      expect(labelsOfRecord(r)).toEqual(labelsOf(Object.entries(r)));
+    }), { numRuns: 300 });
   });
 });
