@@ -52,6 +52,12 @@ export const judgeSchema = z.strictObject({
    */
   blipMs: z.number().int().nonnegative().default(30_000),
   confirmAlpha: probability.default(0.01),
+  /**
+   * False-alarm probability, over a canary's whole life, of the change detector that fails a
+   * release at once when the data since some change point (with any one burst left out)
+   * already make the case beyond doubt.
+   */
+  changeAlpha: probability.default(1e-3),
   /** A signal that already failed a sibling canary of the same release fails this one at this p-value. */
   siblingAlpha: probability.default(1e-3),
   /** A finding holds only while the canary is still worse over this most recent stretch. */
