@@ -624,7 +624,7 @@ export interface ChangeStart {
  * Jensen's inequality never overstates the per-route ratio. For ranks, the normal
  * likelihood ratio of the slice's rank-sum excess at drifts CHANGE_RANK_DRIFTS.
  */
-function changeTermsOf(kind: string, v: Float64Array, out: Float64Array): Float64Array {
+export function changeTerms(kind: string, v: Float64Array, out: Float64Array): Float64Array {
   if (kind === 'l') {
     const excess = v[0] as number, variance = v[1] as number;
     for (let i = 0; i < CHANGE_RANK_DRIFTS.length; i++) {
@@ -651,7 +651,7 @@ function changeTermsFor(state: JudgeState, key: string, kind: string, cum: Cumul
   if (Number.isNaN(cum.first)) return terms;
   const v = new Float64Array(cum.fields), out = new Float64Array(fields);
   const from = Math.max(Number.isNaN(terms.last) ? cum.first : terms.last + 1, to - state.ringSize + 1);
-  for (let t = from; t <= Math.min(to, cum.last); t++) terms.append(t, changeTermsOf(kind, cum.at(t, v), out));
+  for (let t = from; t <= Math.min(to, cum.last); t++) terms.append(t, changeTerms(kind, cum.at(t, v), out));
   return terms;
 }
 
