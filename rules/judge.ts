@@ -685,13 +685,22 @@ function logAdd(a: number, b: number): number {
  * probability at most e^-b, however long and often it is watched. Each ratio first loses
  * the strongest run of `burstSlots + 1` slices since its change point (a burst of up to
  * `burstSlots` slices, however aligned), which only lowers it: a burst alone never gets
- * there. Returns early, with the plain statistic, when even that stays below `atLeast`.
+ * there. Returns early, with a bound of the plain statistic, when even that stays below
+ * `atLeast`.
  */
 export function changeLogStatistic(terms: Cumulative, starts: readonly ChangeStart[], to: number, burstSlots: number, atLeast = -Infinity): number {
   if (starts.length === 0 || Number.isNaN(terms.first)) return -Infinity;
   const k = terms.fields;
   const logMix = -Math.log(k);
   const sums = starts.map((s) => terms.sum(s.slot, to, new Float64Array(k)));
+  // The largest term times the number of terms bounds the sum: most looks end here, without exp.
+  let top = -Infinity;
+  for (let i = 0; i < starts.length; i++) {
+    const w = (starts[i] as ChangeStart).logWeight + logMix;
+    for (let f = 0; f < k; f++) top = Math.max(top, w + ((sums[i] as Float64Array)[f] as number));
+  }
+  const ceiling = top + Math.log(starts.length * k);
+  if (ceiling < atLeast) return ceiling;
   let plain = -Infinity;
   for (let i = 0; i < starts.length; i++) {
     for (let f = 0; f < k; f++) plain = logAdd(plain, (starts[i] as ChangeStart).logWeight + logMix + ((sums[i] as Float64Array)[f] as number));
