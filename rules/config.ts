@@ -42,7 +42,10 @@ export const judgeSchema = z.strictObject({
   windowsMs: z.array(positiveMs).min(1).default([3 * 60_000, 10 * 60_000]),
   /** Family-wise false-alarm probability per evaluation, split over all tests (Bonferroni). */
   familyAlpha: probability.default(1e-3),
-  /** A finding must hold in every evaluation for at least this long before it fails a release. */
+  /**
+   * A finding of the windowed tests must hold in every evaluation for at least this long
+   * before it fails a release (the change detector, bounded by `changeAlpha`, need not wait).
+   */
   persistMs: z.number().int().nonnegative().default(60_000),
   /**
    * Bursts up to this long do not fail a release: a finding is confirmed only by the data
@@ -52,6 +55,12 @@ export const judgeSchema = z.strictObject({
    */
   blipMs: z.number().int().nonnegative().default(30_000),
   confirmAlpha: probability.default(0.01),
+  /**
+   * False-alarm probability, over a canary's whole life, of the change detector that fails a
+   * release at once when the data since some change point (with any one burst left out)
+   * already make the case beyond doubt.
+   */
+  changeAlpha: probability.default(1e-3),
   /** A signal that already failed a sibling canary of the same release fails this one at this p-value. */
   siblingAlpha: probability.default(1e-3),
   /** A finding holds only while the canary is still worse over this most recent stretch. */

@@ -291,9 +291,9 @@ describe('canary judging, timeline by timeline', () => {
     }), { numRuns: 5 });
   });
 
-  it('applies a configuration: a looser persistence fails sooner', () => {
+  it('applies a configuration: a looser persistence and change bound fail sooner', () => {
     const events = fleet({ canary: { errorRatio: (m) => (m >= 10 ? 0.04 : 0.005) } });
-    const slow = rulesSchema.parse({ judge: { persistMs: 4 * MIN } });
+    const slow = rulesSchema.parse({ judge: { persistMs: 4 * MIN, changeAlpha: 1e-30 } });
     const failAt = (ds: Decision[]): number => Date.parse(verdicts(ds, 'v42').find((v) => v.verdict === 'FAIL')?.ts ?? '');
     expect(failAt(run(events, slow).decisions)).toBeGreaterThan(failAt(run(events).decisions));
   });

@@ -613,7 +613,7 @@ class EventTimeEngine implements Engine {
 
   private updateFindings(judgment: Judgment, candidates: readonly Candidate[], alpha: number, slot: number, ts: number): void {
     // Per key, the strongest window whose effect holds up (describe is the costly part: only for the significant).
-    const significant = candidates.filter((c) => c.p <= alpha * c.weight).sort((a, b) => a.p - b.p || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const significant = candidates.filter((c) => c.p <= alpha * c.weight || c.changed === true).sort((a, b) => a.p - b.p || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     const best = new Map<string, { c: Candidate; effect: Effect }>();
     for (const c of significant) {
       if (best.has(c.key)) continue;
@@ -631,9 +631,11 @@ class EventTimeEngine implements Engine {
         f.p = c.p;
         f.lastTs = ts;
         f.confirmLR = c.confirmLR;
+        // The change detector's bound already holds for data no burst explains: no need to wait.
+        if (c.changed === true) f.confirmed = true;
       } else {
         judgment.findings.set(key, {
-          key, signal: c.signal, route: c.route, effect, p: c.p, sinceTs: ts, sinceSlot: slot, lastTs: ts, confirmed: false, confirmLR: c.confirmLR,
+          key, signal: c.signal, route: c.route, effect, p: c.p, sinceTs: ts, sinceSlot: slot, lastTs: ts, confirmed: c.changed === true, confirmLR: c.confirmLR,
         });
       }
     }

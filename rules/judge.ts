@@ -43,6 +43,11 @@ export interface Candidate {
    */
   readonly confirmLR?: (slot: number) => number;
   /**
+   * The series' change detector has crossed its false-alarm bound on evidence that no single
+   * burst explains: the finding fails the release without waiting for confirmation data.
+   */
+  readonly changed?: boolean;
+  /**
    * Checks the effect floors (and, when `robust`, that the canary is still worse over the
    * most recent stretch) and writes the sentence; undefined when it does not hold up.
    */
@@ -164,6 +169,8 @@ export class JudgeState {
   /** Requests (and metric samples) of the canary and of the comparison since the judgment began. */
   canaryEvidence = 0;
   comparisonEvidence = 0;
+  /** Per watched series, the change detector's per-slice log-likelihood ratios (one field per effect size). */
+  readonly changeTerms = new Map<string, Cumulative>();
   constructor(readonly signature: string, readonly ringSize: number) {}
 
   /** Discards the evidence of one signal up to slice `slot` (a burst that is over). */
@@ -449,6 +456,7 @@ export function judgeWindows(
   const againstRings = (route: string | undefined): SliceRing[] =>
     (route === undefined ? [...cmp.canary.routes.keys()] : [route]).flatMap((r) => ringsOf(cmp.against, r, false));
 
+  const changed = changedSeries(state, cmp, to, cfg);
   const seen = new Set<string>();
   for (const windowFrom of froms) {
     for (const [key, cum] of state.series) {
@@ -468,7 +476,7 @@ export function judgeWindows(
           out.push({
             key: `errors|${name}`, signal: 'errors', route, p: test.p, weight: route === undefined ? MAIN_WEIGHT : 1, windowMs,
             counts: { observed: test.x1, expected: test.expected },
-            confirmLR: countFrom(cum),
+            confirmLR: countFrom(cum), changed: changed.has(key),
             describe: (robust = true) => {
               if (test.riskRatio < j.minErrorRatio || test.x1 / test.n1 - test.alignedRatio0 < j.minErrorRatioIncrease) return undefined;
               if (robust && !stillWorse(cum, countExcess)) return undefined;
@@ -482,7 +490,7 @@ export function judgeWindows(
           if (rank.n1 < j.minLatencySamples || rank.n0 < j.minLatencySamples) break;
           out.push({
             key: `latency|${name}`, signal: 'latency', route, p: rankTestP(rank), weight: route === undefined ? MAIN_WEIGHT : 1, windowMs,
-            confirmLR: rankFrom(cum, rank),
+            confirmLR: rankFrom(cum, rank), changed: changed.has(key),
             describe: (robust = true) => {
               if (robust && !stillWorse(cum, rankExcess)) return undefined;
               const c1 = sketchOver(canaryRings(route), from, to);
@@ -508,7 +516,7 @@ export function judgeWindows(
           out.push({
             key: `latency-tail|${qName}|${name}`, signal: 'latency-tail', route, p: test.p, weight: route === undefined ? TAIL_WEIGHT : 1, windowMs,
             counts: { observed: test.x1, expected: test.expected },
-            confirmLR: countFrom(cum),
+            confirmLR: countFrom(cum), changed: changed.has(key),
             describe: (robust = true) => {
               if (robust && !stillWorse(cum, countExcess)) return undefined;
               const c1 = sketchOver(canaryRings(route), from, to), c0 = sketchOver(againstRings(route), from, to);
@@ -586,6 +594,170 @@ export function rankMixtureLogLR(s: number, v: number, reference: number): numbe
   if (!(s > 0) || !(v > 0) || !(reference > 0)) return 0;
   const tau2 = 1 / reference;
   return -0.5 * Math.log(1 + tau2 * v) + (tau2 * s * s) / (2 * (1 + tau2 * v));
+}
+
+/**
+ * The series the change detector watches, with their shares of its false-alarm budget: the
+ * service-wide ones, which catch most regressions (per-route and per-message findings are
+ * left to the windowed tests and their confirmation).
+ */
+const CHANGE_SHARES: ReadonlyMap<string, number> = new Map([['e|*', 0.35], ['l|*', 0.35], ['t95|*', 0.15], ['t99|*', 0.15]]);
+/**
+ * Drifts of the rank-sum excess per unit of its variance that the latency detector mixes
+ * over: 12 x (P(canary slower than comparison) - 1/2), so 0.25 to 2 is about 2% to 17%.
+ */
+const CHANGE_RANK_DRIFTS = [0.25, 0.5, 1, 2];
+/** Spacing of the change points the detector considers. */
+const CHANGE_STEP_MS = 60_000;
+
+/** A change point the detector considers: its first slice and ln of its prior weight. */
+export interface ChangeStart {
+  readonly slot: number;
+  readonly logWeight: number;
+}
+
+/**
+ * The per-slice log-likelihood ratios of one slice's summary `v`, one per effect size. For
+ * counts, each event of the slice falls on the canary with its share of the traffic under
+ * no difference (exactly binomial when events are Poisson at one rate per request), at odds
+ * MIXTURE_ODDS under a change; the share is pooled over the slice's routes, which by
+ * Jensen's inequality never overstates the per-route ratio. For ranks, the normal
+ * likelihood ratio of the slice's rank-sum excess at drifts CHANGE_RANK_DRIFTS.
+ */
+export function changeTerms(kind: string, v: Float64Array, out: Float64Array): Float64Array {
+  if (kind === 'l') {
+    const excess = v[0] as number, variance = v[1] as number;
+    for (let i = 0; i < CHANGE_RANK_DRIFTS.length; i++) {
+      const d = CHANGE_RANK_DRIFTS[i] as number;
+      out[i] = d * excess - (d * d * variance) / 2;
+    }
+    return out;
+  }
+  const x1 = v[1] as number, events = x1 + (v[3] as number), expected = v[4] as number;
+  if (!(events > 0) || !(expected > 0)) return out.fill(0);
+  const share = Math.min(expected / events, 1 - 1e-9);
+  for (let i = 0; i < MIXTURE_ODDS.length; i++) {
+    const odds = MIXTURE_ODDS[i] as number;
+    out[i] = x1 * Math.log(odds) - events * Math.log1p((odds - 1) * share);
+  }
+  return out;
+}
+
+/** The detector's per-slice terms of one series, extended to slice `to` from the series' summaries. */
+function changeTermsFor(state: JudgeState, key: string, kind: string, cum: Cumulative, to: number): Cumulative {
+  const fields = kind === 'l' ? CHANGE_RANK_DRIFTS.length : MIXTURE_ODDS.length;
+  let terms = state.changeTerms.get(key);
+  if (!terms) state.changeTerms.set(key, (terms = new Cumulative(fields, state.ringSize)));
+  if (Number.isNaN(cum.first)) return terms;
+  const v = new Float64Array(cum.fields), out = new Float64Array(fields);
+  const from = Math.max(Number.isNaN(terms.last) ? cum.first : terms.last + 1, to - state.ringSize + 1);
+  for (let t = from; t <= Math.min(to, cum.last); t++) terms.append(t, changeTerms(kind, cum.at(t, v), out));
+  return terms;
+}
+
+/**
+ * The change points of a judgment at slice `to`: one a minute from its start, the k-th
+ * with prior weight 1/((k+1)(k+2)) so that all of them together weigh at most 1, within
+ * what the terms still hold. A signal's restart after a burst does not drop any: the
+ * statistic leaves the strongest burst out by itself, and a burst that is over would
+ * otherwise cost the evidence of a regression that began with it.
+ */
+export function changeStarts(startSlot: number, to: number, stepSlots: number, held: number): ChangeStart[] {
+  const out: ChangeStart[] = [];
+  for (let k = 0, slot = startSlot; slot <= to; k++, slot += stepSlots) {
+    if (slot <= to - held) continue;
+    out.push({ slot, logWeight: -Math.log((k + 1) * (k + 2)) });
+  }
+  return out;
+}
+
+function logAdd(a: number, b: number): number {
+  if (a === -Infinity) return b;
+  if (b === -Infinity) return a;
+  return Math.max(a, b) + Math.log1p(Math.exp(-Math.abs(a - b)));
+}
+
+/**
+ * ln of the change detector's statistic at slice `to`: the prior-weighted sum over change
+ * points of the likelihood ratio of the data since that point, mixed equally over effect
+ * sizes (a Shiryaev-Roberts style mixture). Under no difference it is a mixture of test
+ * martingales that weighs at most 1, so by Ville's inequality it ever reaches e^b with
+ * probability at most e^-b, however long and often it is watched. Each ratio first loses
+ * the strongest run of `burstSlots + 1` slices since its change point (a burst of up to
+ * `burstSlots` slices, however aligned), which only lowers it: a burst alone never gets
+ * there. Returns early, with a bound of the plain statistic, when even that stays below
+ * `atLeast`.
+ */
+export function changeLogStatistic(terms: Cumulative, starts: readonly ChangeStart[], to: number, burstSlots: number, atLeast = -Infinity): number {
+  if (starts.length === 0 || Number.isNaN(terms.first)) return -Infinity;
+  const k = terms.fields;
+  const logMix = -Math.log(k);
+  const sums = starts.map((s) => terms.sum(s.slot, to, new Float64Array(k)));
+  // The largest term times the number of terms bounds the sum: most looks end here, without exp.
+  let top = -Infinity;
+  for (let i = 0; i < starts.length; i++) {
+    const w = (starts[i] as ChangeStart).logWeight + logMix;
+    for (let f = 0; f < k; f++) top = Math.max(top, w + ((sums[i] as Float64Array)[f] as number));
+  }
+  const ceiling = top + Math.log(starts.length * k);
+  if (ceiling < atLeast) return ceiling;
+  let plain = -Infinity;
+  for (let i = 0; i < starts.length; i++) {
+    for (let f = 0; f < k; f++) plain = logAdd(plain, (starts[i] as ChangeStart).logWeight + logMix + ((sums[i] as Float64Array)[f] as number));
+  }
+  if (plain < atLeast) return plain;
+  // Per effect size, the strongest run of b slices starting at or after each slice (suffix maxima).
+  const b = burstSlots + 1;
+  const lo = (starts[0] as ChangeStart).slot;
+  const width = to - lo + 1;
+  const per = new Float64Array(width * k);
+  const one = new Float64Array(k);
+  for (let t = lo; t <= to; t++) {
+    terms.at(t, one);
+    for (let f = 0; f < k; f++) per[(t - lo) * k + f] = one[f] as number;
+  }
+  const best = new Float64Array(width * k).fill(-Infinity);
+  for (let f = 0; f < k; f++) {
+    let run = 0;
+    for (let t = to; t >= lo; t--) {
+      run += per[(t - lo) * k + f] as number;
+      if (t + b <= to) run -= per[(t + b - lo) * k + f] as number;
+      const here = t + b - 1 <= to ? run : -Infinity;
+      const later = t < to ? (best[(t + 1 - lo) * k + f] as number) : -Infinity;
+      best[(t - lo) * k + f] = Math.max(here, later);
+    }
+  }
+  let robust = -Infinity;
+  for (let i = 0; i < starts.length; i++) {
+    const s = starts[i] as ChangeStart;
+    for (let f = 0; f < k; f++) {
+      const l = (sums[i] as Float64Array)[f] as number;
+      const strongest = s.slot + b - 1 <= to ? (best[(s.slot - lo) * k + f] as number) : l;
+      robust = logAdd(robust, s.logWeight + logMix + l - Math.max(0, strongest));
+    }
+  }
+  return robust;
+}
+
+/**
+ * Which of the watched series' change detectors stand above their bounds at slice `to`:
+ * the judgment's change-point budget `changeAlpha` split by CHANGE_SHARES.
+ */
+function changedSeries(state: JudgeState, cmp: Comparison, to: number, cfg: RulesConfig): Set<string> {
+  const out = new Set<string>();
+  const sliceMs = cfg.window.sliceMs;
+  const burstSlots = Math.ceil(cfg.judge.blipMs / sliceMs);
+  const step = Math.max(1, Math.round(CHANGE_STEP_MS / sliceMs));
+  for (const [key, share] of CHANGE_SHARES) {
+    const cum = state.series.get(key);
+    if (!cum || Number.isNaN(cum.first)) continue;
+    const kind = key.slice(0, key.indexOf('|'));
+    const terms = changeTermsFor(state, key, kind, cum, to);
+    const starts = changeStarts(cmp.startSlot, to, step, terms.size);
+    const bound = -Math.log(cfg.judge.changeAlpha * share);
+    if (changeLogStatistic(terms, starts, to, burstSlots, bound) >= bound) out.add(key);
+  }
+  return out;
 }
 
 /** The signal of a test from its summary kind. */

@@ -1,6 +1,7 @@
 /**
  * Judgments: the verdict of one version, from NONE through PASS to FAIL. A finding must
- * hold without a break for `persistMs` before it fails a release; a failed release stays
+ * hold without a break for `persistMs` (or its series' change detector be past its bound)
+ * before it fails a release; a failed release stays
  * failed (release tools roll back on FAIL, and a verdict that flips back would undo that).
  */
 import type { Verdict } from './decisions.js';
