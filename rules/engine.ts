@@ -548,7 +548,7 @@ class EventTimeEngine implements Engine {
       const cmp = this.comparisonFor(win, judgment, slot);
       const candidates: Candidate[] = [];
       if (cmp) {
-        const identity = `${cmp.label}|${cmp.startSlot}|${cmp.history ? `${cmp.history.from}-${cmp.history.to}` : ''}`;
+        const identity = `${cmp.label}|${cmp.originSlot}|${cmp.history ? `${cmp.history.from}-${cmp.history.to}` : ''}`;
         if (identity !== judgment.state.signature) judgment.state = new JudgeState(identity, this.ringSize);
         judgment.comparedWith = cmp.label;
         summarise(judgment.state, cmp, slot, this.cfg, win.knownSignatures);
@@ -577,7 +577,8 @@ class EventTimeEngine implements Engine {
   private comparisonFor(win: ServiceWindows, judgment: Judgment, slot: number): Comparison | undefined {
     const canary = win.cohorts.get(judgment.version)?.main;
     if (!canary) return undefined;
-    const startSlot = Math.max(Math.floor(judgment.startTs / this.sliceMs), slot - this.ringSize + 3);
+    const originSlot = Math.floor(judgment.startTs / this.sliceMs);
+    const startSlot = Math.max(originSlot, slot - this.ringSize + 3);
     if (judgment.kind === 'rollout') {
       const info = this.registry.info(judgment.service, judgment.version);
       const prev = info?.replaced !== undefined ? win.cohorts.get(info.replaced)?.main : undefined;
@@ -585,11 +586,11 @@ class EventTimeEngine implements Engine {
       let overlap = 0;
       const first = Math.max(startSlot, slot - 30);
       for (let t = first; t <= slot; t++) if (hasTraffic(prev, t)) overlap++;
-      if (overlap * 2 >= slot - first + 1) return { canary, against: [prev], label: prev.version, startSlot };
+      if (overlap * 2 >= slot - first + 1) return { canary, against: [prev], label: prev.version, startSlot, originSlot };
       const to = Math.min(prev.lastSlot, startSlot - 1 >= prev.firstSlot ? startSlot - 1 : prev.lastSlot);
       const from = Math.max(prev.firstSlot, to - Math.round(this.cfg.judge.selfHistoryMs / this.sliceMs) + 1, slot - this.ringSize + 3);
       if (to < from) return undefined;
-      return { canary, against: [prev], label: `${prev.version} (before the rollout)`, startSlot, history: { from, to } };
+      return { canary, against: [prev], label: `${prev.version} (before the rollout)`, startSlot, originSlot, history: { from, to } };
     }
     const baselines: Cohort[] = [];
     const stables: Cohort[] = [];
@@ -603,11 +604,11 @@ class EventTimeEngine implements Engine {
     }
     const live = (cs: Cohort[]) => cs.filter((c) => c.lastSlot >= startSlot);
     const b = live(baselines);
-    if (b.length > 0) return { canary, against: b, label: `${b.map((c) => c.version).join(', ')} baseline`, startSlot };
+    if (b.length > 0) return { canary, against: b, label: `${b.map((c) => c.version).join(', ')} baseline`, startSlot, originSlot };
     const st = live(stables);
-    if (st.length > 0) return { canary, against: st, label: st.map((c) => c.version).join(', '), startSlot };
+    if (st.length > 0) return { canary, against: st, label: st.map((c) => c.version).join(', '), startSlot, originSlot };
     const unknown = win.cohorts.get(UNKNOWN_VERSION)?.main;
-    if (unknown && unknown.lastSlot >= startSlot) return { canary, against: [unknown], label: 'untagged traffic', startSlot };
+    if (unknown && unknown.lastSlot >= startSlot) return { canary, against: [unknown], label: 'untagged traffic', startSlot, originSlot };
     return undefined;
   }
 

@@ -68,8 +68,13 @@ export interface Comparison {
   readonly against: readonly Cohort[];
   /** Words for the comparison, e.g. "v41 baseline". */
   readonly label: string;
-  /** First slice of the canary's life (the judge never looks earlier). */
+  /** First slice the judge looks at: the canary's first, or the oldest the horizon still holds. */
   readonly startSlot: number;
+  /**
+   * First slice of the canary's life, which stays put when the horizon moves `startSlot`
+   * on: what the judge has summarised and learnt since then is kept, not redone.
+   */
+  readonly originSlot: number;
   /**
    * For a rollout with no overlap, the slices of the previous version's history that
    * stand in for a time-aligned comparison (pooled as one stratum).
@@ -92,6 +97,14 @@ export class Cumulative {
     return (((slot % this.size) + this.size) % this.size) * this.fields;
   }
 
+  /**
+   * The oldest slice whose own summary the ring still holds: reading slice t needs the
+   * prefix sum of t - 1, and the ring has the last `size` prefix sums.
+   */
+  private oldest(): number {
+    return Math.max(this.first, this.last - this.size + 2);
+  }
+
   /** Adds slice `slot`'s summary; slices come in increasing order and gaps count as zero. */
   append(slot: number, v: ArrayLike<number>): void {
     if (Number.isNaN(this.first) || slot - this.last >= this.size) {
@@ -110,7 +123,7 @@ export class Cumulative {
 
   /** The summary of the single slice `t` (zero outside what was summed) into `out`. */
   at(t: number, out: Float64Array): Float64Array {
-    if (Number.isNaN(this.first) || t < this.first || t > this.last) return out.fill(0);
+    if (Number.isNaN(this.first) || t < this.oldest() || t > this.last) return out.fill(0);
     const b = this.base(t);
     if (t === this.first) {
       for (let f = 0; f < this.fields; f++) out[f] = this.sums[b + f] as number;
@@ -121,12 +134,12 @@ export class Cumulative {
     return out;
   }
 
-  /** Sum over slices [from, to] (clipped to what was summed) into `out`. */
+  /** Sum over slices [from, to] (clipped to what was summed and is still held) into `out`. */
   sum(from: number, to: number, out: Float64Array): Float64Array {
     out.fill(0);
     if (Number.isNaN(this.first)) return out;
     const hi = Math.min(to, this.last);
-    const lo = Math.max(from, this.first);
+    const lo = Math.max(from, this.oldest());
     if (hi < lo) return out;
     const bHi = this.base(hi);
     for (let f = 0; f < this.fields; f++) out[f] = this.sums[bHi + f] as number;
@@ -665,7 +678,8 @@ function changeTermsFor(state: JudgeState, key: string, kind: string, cum: Cumul
 export function changeStarts(startSlot: number, to: number, stepSlots: number, held: number): ChangeStart[] {
   const out: ChangeStart[] = [];
   for (let k = 0, slot = startSlot; slot <= to; k++, slot += stepSlots) {
-    if (slot <= to - held) continue;
+    // Only points whose data the terms still hold whole: a clipped one would be a different bet.
+    if (slot < to - held + 2) continue;
     out.push({ slot, logWeight: -Math.log((k + 1) * (k + 2)) });
   }
   return out;
@@ -753,7 +767,7 @@ function changedSeries(state: JudgeState, cmp: Comparison, to: number, cfg: Rule
     if (!cum || Number.isNaN(cum.first)) continue;
     const kind = key.slice(0, key.indexOf('|'));
     const terms = changeTermsFor(state, key, kind, cum, to);
-    const starts = changeStarts(cmp.startSlot, to, step, terms.size);
+    const starts = changeStarts(cmp.originSlot, to, step, terms.size);
     const bound = -Math.log(cfg.judge.changeAlpha * share);
     if (changeLogStatistic(terms, starts, to, burstSlots, bound) >= bound) out.add(key);
   }
