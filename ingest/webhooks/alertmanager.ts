@@ -74,16 +74,21 @@ export function fastAlertmanagerAlerts(body: unknown): readonly AmAlert[] | unde
   return alerts as AmAlert[];
 }
 
+/** The refusal of a webhook version other than 4, its value cut so that the reason stays short. */
+function wrongVersion(version: string): Normalised {
+  return { ok: false, reason: `not a alertmanager payload: version ${JSON.stringify(version.slice(0, 40))} (expected "4")` };
+}
+
 /** Reads an Alertmanager webhook body. */
 export function normaliseAlertmanager(body: unknown): Normalised {
   const fast = fastAlertmanagerAlerts(body);
   if (fast !== undefined) {
     const version = (body as { version?: string }).version;
-    if (version !== undefined && version !== '4') return { ok: false, reason: `not a alertmanager payload: version ${JSON.stringify(version)} (expected "4")` };
+    if (version !== undefined && version !== '4') return wrongVersion(version);
     return { ok: true, alerts: amAlerts(fast) };
   }
   const p = alertmanagerSchema.safeParse(body);
   if (!p.success) return rejected('alertmanager', p.error);
-  if (p.data.version !== undefined && p.data.version !== '4') return { ok: false, reason: `not a alertmanager payload: version ${JSON.stringify(p.data.version.slice(0, 40))} (expected "4")` };
+  if (p.data.version !== undefined && p.data.version !== '4') return wrongVersion(p.data.version);
   return { ok: true, alerts: amAlerts(p.data.alerts) };
 }
