@@ -31,6 +31,7 @@ import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import type { Decision } from '../rules/decisions.js';
 import { createEngine } from '../rules/engine.js';
+import { readDecisions as readTopic } from '../simulate/kafka.js';
 import { DEFAULT_RULES } from '../rules/config.js';
 import { decodeLine } from '../ingest/decode.js';
 import { scenarioCopy } from './mix.js';
@@ -115,22 +116,8 @@ async function metric(url: string, name: string): Promise<number> {
 }
 
 /** Every decision on a topic, from its start until nothing new came for `quietMs`. */
-async function readDecisions(kafka: Kafka, topic: string, quietMs = 5_000): Promise<Decision[]> {
-  const consumer = kafka.consumer({ groupId: `soak-reader-${randomUUID()}` });
-  const out: Decision[] = [];
-  let last = Date.now();
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  await consumer.run({
-    eachMessage: async ({ message }) => {
-      out.push(JSON.parse(message.value?.toString('utf8') ?? 'null') as Decision);
-      last = Date.now();
-    },
-  });
-  const started = Date.now();
-  while (Date.now() - Math.max(last, started + 5_000) < quietMs) await new Promise((r) => setTimeout(r, 200));
-  await consumer.disconnect();
-  return out;
+function readDecisions(kafka: Kafka, topic: string, quietMs = 5_000): Promise<Decision[]> {
+  return readTopic(kafka, topic, quietMs, 5_000);
 }
 
 /** The instance as a child process; resolves once it listens (it has joined its group by then). */

@@ -11,7 +11,9 @@
  * again by kafkajs' retries, so the topic may hold it twice; Vigil's consumers count a
  * repeated offset once, not a repeated message.
  */
+import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
+import type { Decision } from '../rules/decisions.js';
 import { decodeLine } from '../ingest/decode.js';
 import { eventKey } from '../ingest/encode.js';
 
@@ -50,4 +52,26 @@ export async function kafkaSender(brokers: readonly string[], topic: string, cli
     invalid: () => ({ lines: invalidLines, firstReason }),
     close: () => producer.disconnect(),
   };
+}
+
+/**
+ * Every decision on a topic, read from its start by a group of its own until `quietMs`
+ * pass with nothing new; joining the group and the first fetch get `joinMs` first.
+ */
+export async function readDecisions(kafka: Kafka, topic: string, quietMs: number, joinMs: number): Promise<Decision[]> {
+  const consumer = kafka.consumer({ groupId: `reader-${randomUUID()}` });
+  const out: Decision[] = [];
+  let last = Date.now();
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      out.push(JSON.parse(message.value?.toString('utf8') ?? 'null') as Decision);
+      last = Date.now();
+    },
+  });
+  const started = Date.now();
+  while (Date.now() - Math.max(last, started + joinMs) < quietMs) await new Promise((r) => setTimeout(r, 200));
+  await consumer.disconnect();
+  return out;
 }

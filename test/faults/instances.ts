@@ -13,6 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import type { Decision } from '../../rules/decisions.js';
 import { createEngine } from '../../rules/engine.js';
+import { readDecisions as readTopic } from '../../simulate/kafka.js';
 import { DEFAULT_RULES } from '../../rules/config.js';
 import { decodeLine } from '../../ingest/decode.js';
 
@@ -119,23 +120,8 @@ export async function metric(url: string, name: string, labels = ''): Promise<nu
 }
 
 /** Every decision on a topic, read from its start until `quietMs` pass with nothing new. */
-export async function readDecisions(kafka: Kafka, topic: string, quietMs = 4_000): Promise<Decision[]> {
-  const consumer = kafka.consumer({ groupId: `reader-${randomUUID()}` });
-  const out: Decision[] = [];
-  let last = Date.now();
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  await consumer.run({
-    eachMessage: async ({ message }) => {
-      out.push(JSON.parse(message.value?.toString('utf8') ?? 'null') as Decision);
-      last = Date.now();
-    },
-  });
-  // Joining the group and the first fetch take a while; then wait for quiet.
-  const started = Date.now();
-  while (Date.now() - Math.max(last, started + 3_000) < quietMs) await new Promise((r) => setTimeout(r, 200));
-  await consumer.disconnect();
-  return out;
+export function readDecisions(kafka: Kafka, topic: string, quietMs = 4_000): Promise<Decision[]> {
+  return readTopic(kafka, topic, quietMs, 3_000);
 }
 
 /** The stream's decisions, judged by one engine in this process as an undisturbed live run makes them (no end of stream). */
